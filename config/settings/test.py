@@ -1,0 +1,10 @@
+"""Test settings: PostgreSQL when DATABASE_URL says so (CI), SQLite otherwise."""
+from .base import *  # noqa: F401,F403
+
+SECRET_KEY = "test-only"
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+CELERY_TASK_ALWAYS_EAGER = False
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}

@@ -1,0 +1,12 @@
+"""URL map: admin, the versioned REST API, its OpenAPI schema and docs, and the SPA."""
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("api/v1/", include("labeling.api.urls")),
+    path("", include("labeling.spa_urls")),
+]

@@ -1,0 +1,308 @@
+"""Prefloop's data model (DESIGN §2).
+
+Models hold data and constraints only: every write goes through ``labeling.services``
+and every non-trivial read through ``labeling.selectors``.
+"""
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+
+
+class TimeStamped(models.Model):
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        abstract = True
+
+
+class ModelVersion(TimeStamped):
+    """A model artifact on disk: a base model, an SFT policy, a reward model or an RL policy."""
+
+    class Kind(models.TextChoices):
+        BASE = "base"
+        SFT = "sft"
+        REWARD = "reward"
+        POLICY = "policy"
+
+    name = models.CharField(max_length=200, unique=True)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="children")
+    reward_model = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="policies_trained"
+    )
+    artifact_path = models.CharField(max_length=1000, help_text="A local HF folder or a registered name (tiny, smollm2-135m-instruct).")
+    metrics = models.JSONField(default=dict, blank=True)
+    job = models.ForeignKey("Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="model_versions")
+
+    def __str__(self):
+        return f"{self.name} ({self.kind})"
+
+
+class Campaign(TimeStamped):
+    """A prompt campaign: what labelers are asked to do, how often, and with which outputs."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft"
+        ACTIVE = "active"
+        PAUSED = "paused"
+        ARCHIVED = "archived"
+
+    class TaskKind(models.TextChoices):
+        DEMONSTRATION = "demonstration"
+        RANKING = "ranking"
+
+    name = models.CharField(max_length=200, unique=True)
+    guidelines = models.TextField(blank=True, help_text="Markdown shown to labelers beside each task.")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT, db_index=True)
+    task_kinds = models.JSONField(default=list, help_text='Subset of ["demonstration", "ranking"].')
+    completions_per_prompt = models.PositiveSmallIntegerField(
+        default=4, validators=[MinValueValidator(2), MaxValueValidator(9)], help_text="K outputs ranked per prompt."
+    )
+    labels_per_task = models.PositiveSmallIntegerField(
+        default=1, validators=[MinValueValidator(1), MaxValueValidator(20)], help_text="Overlap: labelers per task."
+    )
+    gold_fraction = models.FloatField(default=0.0, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)])
+    lease_seconds = models.PositiveIntegerField(default=1800, validators=[MinValueValidator(30)])
+    priority = models.IntegerField(default=0, help_text="Higher is served first; copied onto new tasks.")
+    sampling_policy = models.ForeignKey(
+        ModelVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="sampling_campaigns"
+    )
+    generation_settings = models.JSONField(default=dict, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="campaigns_created"
+    )
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(completions_per_prompt__gte=2) & Q(completions_per_prompt__lte=9), name="campaign_k_2_9"
+            ),
+            models.CheckConstraint(condition=Q(labels_per_task__gte=1), name="campaign_overlap_positive"),
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class Prompt(TimeStamped):
+    """A (possibly multi-turn) prompt. Splits are made by ``author_id`` so no author straddles train/valid."""
+
+    class Category(models.TextChoices):
+        GENERATION = "generation"
+        OPEN_QA = "open_qa"
+        BRAINSTORMING = "brainstorming"
+        CHAT = "chat"
+        REWRITE = "rewrite"
+        SUMMARIZATION = "summarization"
+        CLASSIFICATION = "classification"
+        CLOSED_QA = "closed_qa"
+        EXTRACTION = "extraction"
+        OTHER = "other"
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="prompts")
+    messages = models.JSONField(help_text='[{"role": "user"|"assistant"|"system", "content": "..."}]')
+    author_id = models.CharField(max_length=200, blank=True, db_index=True)
+    source_id = models.CharField(max_length=200, blank=True)
+    content_hash = models.CharField(max_length=64)
+    category = models.CharField(max_length=32, choices=Category.choices, default=Category.OTHER, db_index=True)
+    metadata = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["campaign", "content_hash"], name="prompt_unique_per_campaign")]
+
+    def __str__(self):
+        last = self.messages[-1]["content"] if self.messages else ""
+        return last[:80]
+
+
+class Completion(TimeStamped):
+    """One candidate output for a prompt; ``model_version`` null means a human wrote it."""
+
+    prompt = models.ForeignKey(Prompt, on_delete=models.CASCADE, related_name="completions")
+    model_version = models.ForeignKey(
+        ModelVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="completions"
+    )
+    text = models.TextField()
+    generation_settings = models.JSONField(default=dict, blank=True)
+
+    def __str__(self):
+        return self.text[:80]
+
+
+class Task(TimeStamped):
+    """A unit of labeling work: write a demonstration for a prompt, or rate + rank its completions.
+
+    ``submitted_count`` and ``active_leases`` are counters kept by the queue services under a row
+    lock, so picking the next task never has to count assignments.
+    """
+
+    class Kind(models.TextChoices):
+        DEMONSTRATION = "demonstration"
+        RANKING = "ranking"
+
+    class Status(models.TextChoices):
+        OPEN = "open"
+        DONE = "done"
+        CANCELLED = "cancelled"
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="tasks")
+    prompt = models.ForeignKey(Prompt, on_delete=models.CASCADE, related_name="tasks")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    completions = models.ManyToManyField(Completion, blank=True, related_name="tasks")
+    required_labels = models.PositiveSmallIntegerField(default=1)
+    submitted_count = models.PositiveSmallIntegerField(default=0)
+    active_leases = models.PositiveSmallIntegerField(default=0)
+    priority = models.IntegerField(default=0)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
+    gold_answer = models.JSONField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            # The queue's scan: open tasks by priority, oldest first.
+            models.Index(fields=["status", "-priority", "id"], name="task_queue_idx"),
+            models.Index(fields=["campaign", "status"], name="task_campaign_status_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(submitted_count__lte=models.F("required_labels")), name="task_not_overlabeled"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.kind} task #{self.pk}"
+
+
+class Assignment(TimeStamped):
+    """A labeler's lease on a task. ``display_order`` is the per-assignment shuffle of completion ids."""
+
+    class Status(models.TextChoices):
+        LEASED = "leased"
+        SUBMITTED = "submitted"
+        EXPIRED = "expired"
+        SKIPPED = "skipped"
+
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="assignments")
+    labeler = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="assignments")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.LEASED, db_index=True)
+    expires_at = models.DateTimeField(db_index=True)
+    display_order = models.JSONField(default=list, blank=True)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    seconds_spent = models.FloatField(null=True, blank=True)
+    skip_reason = models.TextField(blank=True)
+    submission_digest = models.CharField(
+        max_length=64, blank=True, help_text="sha256 of the canonical submitted body, for idempotent retries."
+    )
+
+    class Meta:
+        constraints = [
+            # The queue never hands the same task twice to one labeler.
+            models.UniqueConstraint(fields=["task", "labeler"], name="assignment_once_per_labeler"),
+        ]
+        indexes = [models.Index(fields=["labeler", "status"], name="assignment_labeler_status_idx")]
+
+    def __str__(self):
+        return f"assignment #{self.pk} ({self.status})"
+
+
+class Demonstration(TimeStamped):
+    assignment = models.OneToOneField(Assignment, on_delete=models.PROTECT, related_name="demonstration")
+    text = models.TextField()
+
+
+class Ranking(TimeStamped):
+    """Ordered groups of completion ids, best first; ids in one group are tied, e.g. ``[[3], [1, 4], [2]]``."""
+
+    assignment = models.OneToOneField(Assignment, on_delete=models.PROTECT, related_name="ranking")
+    groups = models.JSONField()
+    none_acceptable = models.BooleanField(default=False)
+
+
+class Rating(TimeStamped):
+    """A labeler's Likert 1-7 judgement of one completion plus the InstructGPT metadata flags."""
+
+    FLAGS = (
+        "fails_to_follow_instruction",
+        "hallucination",
+        "inappropriate_for_customer_assistant",
+        "sexual_content",
+        "violent_content",
+        "encourages_violence_or_abuse",
+        "harmful_advice",
+        "denigrates_protected_class",
+        "expresses_opinion",
+        "expresses_moral_judgment",
+    )
+
+    assignment = models.ForeignKey(Assignment, on_delete=models.PROTECT, related_name="ratings")
+    completion = models.ForeignKey(Completion, on_delete=models.PROTECT, related_name="ratings")
+    likert = models.PositiveSmallIntegerField(validators=[MinValueValidator(1), MaxValueValidator(7)])
+    flags = models.JSONField(default=list, blank=True)
+    note = models.TextField(blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["assignment", "completion"], name="rating_once_per_completion"),
+            models.CheckConstraint(condition=Q(likert__gte=1) & Q(likert__lte=7), name="rating_likert_1_7"),
+        ]
+
+
+class DatasetSnapshot(TimeStamped):
+    """An immutable export folder (manifest.json + train/valid.jsonl); never edited after creation."""
+
+    class Kind(models.TextChoices):
+        SFT = "sft"
+        COMPARISONS = "comparisons"
+        PROMPTS = "prompts"
+
+    name = models.CharField(max_length=200, unique=True)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    campaigns = models.ManyToManyField(Campaign, blank=True, related_name="snapshots")
+    filters = models.JSONField(default=dict, blank=True)
+    split = models.JSONField(default=dict, blank=True, help_text='Row counts per split, e.g. {"train": 90, "valid": 10}.')
+    path = models.CharField(max_length=1000)
+    rows = models.PositiveIntegerField(default=0)
+    sha256 = models.CharField(max_length=64)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+
+
+class Job(TimeStamped):
+    """A training/generation run launched as a ``python -m training`` child process by a gpu-queue worker."""
+
+    class Kind(models.TextChoices):
+        SFT = "sft"
+        REWARD = "reward"
+        PPO = "ppo"
+        DPO = "dpo"
+        GENERATE = "generate"
+        EVALUATE = "evaluate"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+        CANCELLED = "cancelled"
+
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    params = models.JSONField(default=dict, blank=True)
+    input_snapshots = models.ManyToManyField(DatasetSnapshot, blank=True, related_name="jobs")
+    input_models = models.ManyToManyField(ModelVersion, blank=True, related_name="consumer_jobs")
+    output_dir = models.CharField(max_length=1000, blank=True)
+    progress = models.FloatField(default=0.0)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    log_tail = models.TextField(blank=True)
+    metrics = models.JSONField(default=list, blank=True, help_text="Per-step metrics rows, for plots.")
+    result = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    pid = models.IntegerField(null=True, blank=True)
+    cancel_requested = models.BooleanField(default=False)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+
+    def __str__(self):
+        return f"{self.kind} job #{self.pk} ({self.status})"
