@@ -105,6 +105,7 @@ class Prompt(TimeStamped):
     messages = models.JSONField(help_text='[{"role": "user"|"assistant"|"system", "content": "..."}]')
     author_id = models.CharField(max_length=200, blank=True, db_index=True)
     source_id = models.CharField(max_length=200, blank=True)
+    # sha256 of the normalized message list (labeling.services.prompts.prompt_content_hash).
     content_hash = models.CharField(max_length=64)
     category = models.CharField(max_length=32, choices=Category.choices, default=Category.OTHER, db_index=True)
     metadata = models.JSONField(default=dict, blank=True)
@@ -160,13 +161,25 @@ class Task(TimeStamped):
 
     class Meta:
         indexes = [
-            # The queue's scan: open tasks by priority, oldest first.
-            models.Index(fields=["status", "-priority", "id"], name="task_queue_idx"),
-            models.Index(fields=["campaign", "status"], name="task_campaign_status_idx"),
+            # The queue's scan walks open tasks by priority, oldest first. Partial: done tasks (the
+            # bulk of a mature campaign) never enter the index, so the scan stays short.
+            models.Index(fields=["-priority", "id"], condition=Q(status="open"), name="task_queue_open_idx"),
+            # The same scan restricted to one campaign (``next`` with ``{"campaign": id}``).
+            models.Index(
+                fields=["campaign", "-priority", "id"], condition=Q(status="open"), name="task_queue_campaign_idx"
+            ),
+            models.Index(fields=["campaign", "kind", "status"], name="task_campaign_kind_status_idx"),
         ]
         constraints = [
+            # Submitted labels plus live leases never exceed the overlap: the queue's core invariant,
+            # also enforced by the database in case a service is ever wrong.
             models.CheckConstraint(
-                condition=Q(submitted_count__lte=models.F("required_labels")), name="task_not_overlabeled"
+                condition=Q(required_labels__gte=models.F("submitted_count") + models.F("active_leases")),
+                name="task_slots_not_oversold",
+            ),
+            # One demonstration task per prompt (ranking tasks repeat: one per batch of policy outputs).
+            models.UniqueConstraint(
+                fields=["prompt"], condition=Q(kind="demonstration"), name="task_one_demonstration_per_prompt"
             ),
         ]
 
@@ -183,10 +196,13 @@ class Assignment(TimeStamped):
         EXPIRED = "expired"
         SKIPPED = "skipped"
 
-    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="assignments")
+    task = models.ForeignKey(Task, on_delete=models.PROTECT, related_name="assignments")
+    # Copied from the task: lets the queue find "my live lease in this campaign" and the progress
+    # page count labels per day without joining tasks.
+    campaign = models.ForeignKey(Campaign, on_delete=models.PROTECT, related_name="assignments")
     labeler = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="assignments")
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.LEASED, db_index=True)
-    expires_at = models.DateTimeField(db_index=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.LEASED)
+    expires_at = models.DateTimeField()
     display_order = models.JSONField(default=list, blank=True)
     submitted_at = models.DateTimeField(null=True, blank=True)
     seconds_spent = models.FloatField(null=True, blank=True)
@@ -199,14 +215,26 @@ class Assignment(TimeStamped):
         constraints = [
             # The queue never hands the same task twice to one labeler.
             models.UniqueConstraint(fields=["task", "labeler"], name="assignment_once_per_labeler"),
+            # At most one lease held per labeler and campaign: two racing "next" calls from one
+            # labeler (a double click, two tabs) cannot both burn a task.
+            models.UniqueConstraint(
+                fields=["labeler", "campaign"], condition=Q(status="leased"), name="assignment_one_live_lease"
+            ),
         ]
-        indexes = [models.Index(fields=["labeler", "status"], name="assignment_labeler_status_idx")]
+        indexes = [
+            models.Index(fields=["labeler", "status"], name="assignment_labeler_status_idx"),
+            # The expiry sweep: only leased rows, by deadline.
+            models.Index(fields=["expires_at"], condition=Q(status="leased"), name="assignment_lease_expiry_idx"),
+            models.Index(fields=["campaign", "submitted_at"], name="assignment_campaign_submit_idx"),
+        ]
 
     def __str__(self):
         return f"assignment #{self.pk} ({self.status})"
 
 
 class Demonstration(TimeStamped):
+    """The text a labeler wrote as the ideal assistant reply to a prompt (an SFT example)."""
+
     assignment = models.OneToOneField(Assignment, on_delete=models.PROTECT, related_name="demonstration")
     text = models.TextField()
 
@@ -219,21 +247,25 @@ class Ranking(TimeStamped):
     none_acceptable = models.BooleanField(default=False)
 
 
+# InstructGPT's per-output metadata (Ouyang et al. 2022, Table 3), stored as a list of these names.
+RATING_FLAGS = (
+    "fails_to_follow_instruction",
+    "hallucination",
+    "inappropriate_for_customer_assistant",
+    "sexual_content",
+    "violent_content",
+    "encourages_violence_or_abuse",
+    "harmful_advice",
+    "denigrates_protected_class",
+    "expresses_opinion",
+    "expresses_moral_judgment",
+)
+
+
 class Rating(TimeStamped):
     """A labeler's Likert 1-7 judgement of one completion plus the InstructGPT metadata flags."""
 
-    FLAGS = (
-        "fails_to_follow_instruction",
-        "hallucination",
-        "inappropriate_for_customer_assistant",
-        "sexual_content",
-        "violent_content",
-        "encourages_violence_or_abuse",
-        "harmful_advice",
-        "denigrates_protected_class",
-        "expresses_opinion",
-        "expresses_moral_judgment",
-    )
+    FLAGS = RATING_FLAGS
 
     assignment = models.ForeignKey(Assignment, on_delete=models.PROTECT, related_name="ratings")
     completion = models.ForeignKey(Completion, on_delete=models.PROTECT, related_name="ratings")

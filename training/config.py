@@ -110,7 +110,14 @@ def _apply_file_values(parser: argparse.ArgumentParser, values: dict[str, Any], 
         raise TrainingInputError(f"{path}: unknown config key(s): {', '.join(unknown)}")
     for action in parser._actions:  # argparse has no public API for this
         if action.dest in values:
-            action.default = values[action.dest]
+            value = values[action.dest]
+            if isinstance(value, str) and callable(action.type):
+                # argparse would convert a string default itself, but its error would not name the file
+                try:
+                    action.type(value)
+                except (TypeError, ValueError):
+                    raise TrainingInputError(f"{path}: {action.dest}: invalid value {value!r}") from None
+            action.default = value
             action.required = False
 
 

@@ -32,16 +32,9 @@ from typing import Sequence
 import torch
 import torch.nn.functional as F
 
+from training.data import ranking_pairs  # the one definition of which pairs a ranking implies
+
 Ranking = Sequence[Sequence[int]]
-
-
-def ranking_pairs(ranking: Ranking) -> list[tuple[int, int]]:
-    """All (winner, loser) index pairs of one ranking; tied completions give none."""
-    pairs = []
-    for g, better in enumerate(ranking):
-        for worse in ranking[g + 1 :]:
-            pairs.extend((w, l) for w in better for l in worse)
-    return pairs
 
 
 @dataclass(frozen=True)
@@ -124,16 +117,3 @@ def pairwise_accuracy(scores: torch.Tensor, index: PairIndex) -> tuple[float, in
     diff = scores.detach().float()[index.winner] - scores.detach().float()[index.loser]
     correct = (diff > 0).float() + 0.5 * (diff == 0).float()
     return float(correct.mean()), index.num_pairs
-
-
-def is_partition(ranking: Ranking, k: int) -> bool:
-    """True when ``ranking`` is a list of non-empty groups of ints partitioning range(k)."""
-    if not isinstance(ranking, (list, tuple)) or not all(
-        isinstance(group, (list, tuple)) and group for group in ranking
-    ):
-        return False
-    flat = [i for group in ranking for i in group]
-    # bool is an int subclass; a JSON true is not a completion index.
-    if not all(isinstance(i, int) and not isinstance(i, bool) for i in flat):
-        return False
-    return sorted(flat) == list(range(k))

@@ -125,6 +125,17 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # Several models have a "kind"/"status" field; name each choice set once so the schema (and
+    # the TypeScript generated from it) gets stable, readable enum names.
+    "ENUM_NAME_OVERRIDES": {
+        "CampaignStatusEnum": "labeling.models.Campaign.Status",
+        "TaskKindEnum": "labeling.models.Task.Kind",
+        "AssignmentStatusEnum": "labeling.models.Assignment.Status",
+        "ModelVersionKindEnum": "labeling.models.ModelVersion.Kind",
+        "SnapshotKindEnum": "labeling.models.DatasetSnapshot.Kind",
+        "JobKindEnum": "labeling.models.Job.Kind",
+        "JobStatusEnum": "labeling.models.Job.Status",
+    },
 }
 
 # Uploads: prompt imports are streamed and bounded (see labeling.services.prompt_import).
@@ -137,7 +148,9 @@ PROMPT_MAX_CHARS = env.int("PROMPT_MAX_CHARS", default=20_000)
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="filesystem://")
 CELERY_RESULT_BACKEND = env("CELERY_RESULT_BACKEND", default=None)
 CELERY_TASK_DEFAULT_QUEUE = "default"
-CELERY_TASK_ROUTES = {"labeling.tasks.run_training_job": {"queue": "gpu"}}
+CELERY_TASK_ROUTES = {"labeling.jobs.tasks.run_training_job": {"queue": "gpu"}}
+# Task modules outside an app's tasks.py (autodiscovery only finds labeling/tasks.py).
+CELERY_IMPORTS = ("labeling.jobs.tasks",)
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)

@@ -8,7 +8,6 @@ import torch
 
 from training.reward_loss import (
     build_pair_index,
-    is_partition,
     kway_ranking_loss,
     pairwise_accuracy,
     ranking_pairs,
@@ -107,19 +106,3 @@ def test_pairwise_accuracy_counts_ties_half():
     assert n == 3 and acc == pytest.approx((1 + 1 + 0.5) / 3)
     acc, _ = pairwise_accuracy(torch.tensor([0.0, 1.0, 2.0]), index)
     assert acc == 0.0
-
-
-@pytest.mark.parametrize(
-    "ranking,k,ok",
-    [
-        ([[2], [0, 3], [1]], 4, True),
-        ([[0], [1]], 3, False),
-        ([[0], [0, 1]], 2, False),
-        ([[0], []], 1, False),
-        ([[True], [0]], 2, False),
-        ([0, 1], 2, False),
-        ([["0"], [1]], 2, False),
-    ],
-)
-def test_is_partition(ranking, k, ok):
-    assert is_partition(ranking, k) is ok

@@ -1,0 +1,230 @@
+"""Research endpoints: dataset snapshots, the model registry and training jobs (researcher or staff).
+
+Thin views: an Input serializer validates the body, a service in ``labeling.services.exports`` or
+``labeling.jobs.services`` does the work, an Output serializer shapes the answer. Reads go through
+``labeling.selectors.registry``. Documented in docs/api.md, "Research".
+"""
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import exceptions, serializers, status
+from rest_framework.pagination import LimitOffsetPagination
+from rest_framework.permissions import BasePermission
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from labeling import roles
+from labeling.api.permissions import IsResearcher
+from labeling.jobs import services as job_services
+from labeling.models import DatasetSnapshot, Job, ModelVersion
+from labeling.selectors import registry
+from labeling.selectors.users import user_has_role
+from labeling.services.errors import Conflict
+from labeling.services.exports import snapshot_create
+
+
+class CanReadModels(BasePermission):
+    """Reading the model registry: researchers, campaign admins (to pick a sampling policy), staff."""
+
+    message = "Only researchers and campaign admins (or staff) can see the model registry."
+
+    def has_permission(self, request, view):
+        if request.method in ("GET", "HEAD", "OPTIONS"):
+            return user_has_role(request.user, roles.RESEARCHER, roles.CAMPAIGN_ADMIN)
+        return user_has_role(request.user, roles.RESEARCHER)
+
+
+class ConflictError(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "Conflict."
+    default_code = "conflict"
+
+
+def _paginate(view: APIView, request, queryset, serializer_cls):
+    paginator = LimitOffsetPagination()
+    page = paginator.paginate_queryset(queryset, request, view=view)
+    return paginator.get_paginated_response(serializer_cls(page, many=True).data)
+
+
+def _filters(request, *keys: str) -> dict:
+    return {k: request.query_params.get(k) for k in keys if request.query_params.get(k)}
+
+
+def _selector(call):
+    try:
+        return call()
+    except DjangoValidationError as exc:
+        raise exceptions.ValidationError(detail=exc.message_dict if hasattr(exc, "message_dict") else exc.messages)
+
+
+# ---------------------------------------------------------------- snapshots
+
+class SnapshotOutput(serializers.ModelSerializer):
+    campaigns = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = DatasetSnapshot
+        fields = ["id", "name", "kind", "campaigns", "filters", "split", "rows", "sha256", "path", "created_by",
+                  "created_at"]
+
+
+class SnapshotInput(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=DatasetSnapshot.Kind.choices)
+    campaign_ids = serializers.ListField(child=serializers.IntegerField(min_value=1), min_length=1)
+    name = serializers.CharField(required=False, max_length=200)
+    valid_fraction = serializers.FloatField(required=False, default=0.1, min_value=0.0, max_value=0.99)
+    seed = serializers.IntegerField(required=False, default=0)
+
+
+KIND_PARAM = OpenApiParameter("kind", OpenApiTypes.STR, description="filter by kind")
+STATUS_PARAM = OpenApiParameter("status", OpenApiTypes.STR, description="filter by status")
+
+
+class SnapshotListCreateApi(APIView):
+    permission_classes = [IsResearcher]
+
+    @extend_schema(tags=["research"], parameters=[KIND_PARAM], responses=SnapshotOutput(many=True),
+                   operation_id="snapshots_list")
+    def get(self, request):
+        qs = _selector(lambda: registry.snapshot_list(filters=_filters(request, "kind")))
+        return _paginate(self, request, qs, SnapshotOutput)
+
+    @extend_schema(tags=["research"], request=SnapshotInput, responses={201: SnapshotOutput},
+                   operation_id="snapshots_create")
+    def post(self, request):
+        data = SnapshotInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        snapshot = snapshot_create(created_by=request.user, **data.validated_data)
+        return Response(SnapshotOutput(snapshot).data, status=status.HTTP_201_CREATED)
+
+
+class SnapshotDetailApi(APIView):
+    permission_classes = [IsResearcher]
+
+    @extend_schema(tags=["research"], responses=SnapshotOutput, operation_id="snapshots_retrieve")
+    def get(self, request, snapshot_id: int):
+        snapshot = registry.snapshot_list().filter(pk=snapshot_id).first()
+        if snapshot is None:
+            raise exceptions.NotFound("No such snapshot.")
+        return Response(SnapshotOutput(snapshot).data)
+
+
+# ---------------------------------------------------------------- models
+
+class ModelVersionOutput(serializers.ModelSerializer):
+    class Meta:
+        model = ModelVersion
+        fields = ["id", "name", "kind", "parent", "reward_model", "artifact_path", "metrics", "job", "created_at"]
+
+
+class ModelVersionInput(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+    kind = serializers.ChoiceField(choices=ModelVersion.Kind.choices)
+    artifact_path = serializers.CharField(max_length=1000, help_text="A local HF folder or a registered name (tiny, smollm2-135m-instruct).")
+    parent = serializers.PrimaryKeyRelatedField(queryset=ModelVersion.objects.all(), required=False, allow_null=True)
+
+
+class ModelVersionListCreateApi(APIView):
+    permission_classes = [CanReadModels]
+
+    @extend_schema(tags=["research"], parameters=[KIND_PARAM], responses=ModelVersionOutput(many=True),
+                   operation_id="models_list")
+    def get(self, request):
+        qs = _selector(lambda: registry.model_version_list(filters=_filters(request, "kind")))
+        return _paginate(self, request, qs, ModelVersionOutput)
+
+    @extend_schema(tags=["research"], request=ModelVersionInput, responses={201: ModelVersionOutput},
+                   operation_id="models_register")
+    def post(self, request):
+        data = ModelVersionInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        model = job_services.model_version_create(**data.validated_data)
+        return Response(ModelVersionOutput(model).data, status=status.HTTP_201_CREATED)
+
+
+class ModelVersionDetailApi(APIView):
+    permission_classes = [CanReadModels]
+
+    @extend_schema(tags=["research"], responses=ModelVersionOutput, operation_id="models_retrieve")
+    def get(self, request, model_id: int):
+        model = registry.model_version_list().filter(pk=model_id).first()
+        if model is None:
+            raise exceptions.NotFound("No such model.")
+        return Response(ModelVersionOutput(model).data)
+
+
+# ---------------------------------------------------------------- jobs
+
+class JobListOutput(serializers.ModelSerializer):
+    input_snapshots = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+    input_models = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = Job
+        fields = ["id", "kind", "status", "params", "input_snapshots", "input_models", "progress", "attempts",
+                  "cancel_requested", "error", "created_by", "created_at", "started_at", "finished_at",
+                  "heartbeat_at"]
+
+
+class JobDetailOutput(JobListOutput):
+    model_versions = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+
+    class Meta(JobListOutput.Meta):
+        fields = JobListOutput.Meta.fields + ["output_dir", "metrics", "result", "log_tail", "model_versions"]
+
+
+class JobInput(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=Job.Kind.choices)
+    params = serializers.DictField(required=False, default=dict,
+                                   help_text="The training command's config fields, e.g. {\"max_steps\": 200}.")
+    input_snapshot_ids = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False, default=list)
+    input_model_ids = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False, default=list)
+
+
+class JobListCreateApi(APIView):
+    permission_classes = [IsResearcher]
+
+    @extend_schema(tags=["research"], parameters=[KIND_PARAM, STATUS_PARAM], responses=JobListOutput(many=True),
+                   operation_id="jobs_list")
+    def get(self, request):
+        qs = _selector(lambda: registry.job_list(filters=_filters(request, "kind", "status")))
+        return _paginate(self, request, qs.select_related("created_by"), JobListOutput)
+
+    @extend_schema(tags=["research"], request=JobInput, responses={201: JobDetailOutput}, operation_id="jobs_create")
+    def post(self, request):
+        data = JobInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        job = job_services.job_create(created_by=request.user, **data.validated_data)
+        return Response(JobDetailOutput(registry.job_get(job_id=job.pk)).data, status=status.HTTP_201_CREATED)
+
+
+class JobDetailApi(APIView):
+    permission_classes = [IsResearcher]
+
+    @extend_schema(tags=["research"], responses=JobDetailOutput, operation_id="jobs_retrieve")
+    def get(self, request, job_id: int):
+        try:
+            job = registry.job_get(job_id=job_id)
+        except Job.DoesNotExist:
+            raise exceptions.NotFound("No such job.")
+        return Response(JobDetailOutput(job).data)
+
+
+class JobCancelApi(APIView):
+    permission_classes = [IsResearcher]
+
+    @extend_schema(tags=["research"], request=None, responses={200: JobDetailOutput, 409: inline_serializer(
+        "JobCancelConflict", fields={"detail": serializers.CharField()})}, operation_id="jobs_cancel")
+    def post(self, request, job_id: int):
+        job = Job.objects.filter(pk=job_id).first()
+        if job is None:
+            raise exceptions.NotFound("No such job.")
+        try:
+            job_services.job_cancel(job=job)
+        except Conflict as exc:
+            raise ConflictError(exc.message)
+        return Response(JobDetailOutput(registry.job_get(job_id=job_id)).data)

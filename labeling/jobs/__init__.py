@@ -1,0 +1,1 @@
+"""Training jobs: launch ``python -m training`` runs, track them, register their models (DESIGN §4)."""

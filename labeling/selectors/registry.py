@@ -1,0 +1,45 @@
+"""Research reads: the model registry, dataset snapshots and training jobs."""
+
+from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
+
+from labeling.models import DatasetSnapshot, Job, ModelVersion
+
+
+def _filtered(qs: QuerySet, filters: dict | None, allowed: dict[str, list[str]]) -> QuerySet:
+    """Exact-match filters on choice fields; an unknown value is a 400, not an empty list."""
+    for key, choices in allowed.items():
+        value = (filters or {}).get(key)
+        if value in (None, ""):
+            continue
+        if value not in choices:
+            raise ValidationError({key: [f"unknown value {value!r} (allowed: {', '.join(choices)})"]})
+        qs = qs.filter(**{key: value})
+    return qs
+
+
+def model_version_list(*, filters: dict | None = None) -> QuerySet[ModelVersion]:
+    """Model versions, newest first; ``filters``: ``kind``."""
+    qs = ModelVersion.objects.select_related("parent", "reward_model").order_by("-created_at", "-id")
+    return _filtered(qs, filters, {"kind": ModelVersion.Kind.values})
+
+
+def snapshot_list(*, filters: dict | None = None) -> QuerySet[DatasetSnapshot]:
+    """Dataset snapshots, newest first, with their campaign ids; ``filters``: ``kind``."""
+    qs = DatasetSnapshot.objects.prefetch_related("campaigns").order_by("-created_at", "-id")
+    return _filtered(qs, filters, {"kind": DatasetSnapshot.Kind.values})
+
+
+def job_list(*, filters: dict | None = None) -> QuerySet[Job]:
+    """Jobs, newest first, heavy columns (metrics, log) deferred; ``filters``: ``kind``, ``status``."""
+    qs = (
+        Job.objects.defer("metrics", "log_tail")
+        .prefetch_related("input_snapshots", "input_models")
+        .order_by("-created_at", "-id")
+    )
+    return _filtered(qs, filters, {"kind": Job.Kind.values, "status": Job.Status.values})
+
+
+def job_get(*, job_id: int) -> Job:
+    """One job with everything (metrics rows and log tail); raises ``Job.DoesNotExist``."""
+    return Job.objects.prefetch_related("input_snapshots", "input_models").get(pk=job_id)

@@ -1,0 +1,77 @@
+"""``python -m training COMMAND ...`` — the one entry point the job runner launches.
+
+Each command lives in its own module exposing ``main(argv) -> int`` and is
+imported only when chosen, so a heavy or missing module never breaks the others.
+A :class:`~training.errors.TrainingInputError` is printed as ``error: ...`` on
+stderr with exit status 2 (no traceback): the job runner shows it to the user.
+An interrupt (Ctrl-C or SIGTERM from a cancelled job) exits 130; checkpoints
+and outputs are written atomically, so nothing half-written is left behind.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import signal
+import sys
+
+from training.errors import TrainingInputError
+
+COMMANDS: dict[str, tuple[str, str]] = {
+    "sft": ("training.sft:main", "supervised fine-tuning on demonstrations (assistant tokens only)"),
+    "reward": ("training.reward:main", "train a reward model on ranked comparisons"),
+    "ppo": ("training.ppo.loop:main", "PPO-ptx against a reward model"),
+    "dpo": ("training.dpo:main", "direct preference optimisation on ranked comparisons"),
+    "generate": ("training.generate:main", "sample K completions per prompt"),
+    "evaluate": ("training.evaluate:main", "reward-model accuracy or policy win-rate"),
+    "prepare-model": ("training.prepare:main", "build a registered base model into the model cache"),
+}
+
+
+def usage() -> str:
+    """Top-level help text listing every command."""
+    width = max(map(len, COMMANDS))
+    lines = ["usage: python -m training COMMAND [options]   (COMMAND --help for its options)", "", "commands:"]
+    lines += [f"  {name.ljust(width)}  {desc}" for name, (_, desc) in COMMANDS.items()]
+    return "\n".join(lines)
+
+
+def load_command(name: str):
+    """Import the module behind ``name`` and return its ``main``."""
+    target, _ = COMMANDS[name]
+    module_name, func = target.split(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name and module_name.startswith(exc.name):  # the command itself is missing, not a dependency
+            raise TrainingInputError(f"command {name!r} is not available in this installation ({exc})") from None
+        raise
+    return getattr(module, func)
+
+
+def _raise_interrupt(signum, frame):
+    """SIGTERM (job cancelled) → KeyboardInterrupt, so finally-blocks and atomic writers clean up."""
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Dispatch to a command; return its exit status."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help"):
+        print(usage())
+        return 0 if argv else 2
+    name, rest = argv[0], argv[1:]
+    if name not in COMMANDS:
+        print(f"error: unknown command {name!r}\n\n{usage()}", file=sys.stderr)
+        return 2
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        return int(load_command(name)(rest) or 0)
+    except TrainingInputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: last complete checkpoint kept, no final model written", file=sys.stderr)
+        return 130

@@ -1,0 +1,105 @@
+"""Glue between HF/TRL Trainers (used by sft and dpo) and our run outputs.
+
+* :class:`MetricsCallback` turns Trainer log events into metrics.jsonl rows.
+* :func:`trainer_kwargs` maps our RunConfig onto TrainingArguments fields.
+* :func:`train_with_resume` runs ``trainer.train`` from the last complete checkpoint.
+
+Precision: Trainer-based commands keep fp32 master weights and use bf16 autocast
+when :func:`training.modeling.pick_dtype` chooses bf16 (CUDA with bf16 support);
+on CPU everything is fp32.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import torch
+from transformers import TrainerCallback
+
+from training.config import RunConfig
+from training.runio import RunWriter, latest_trainer_checkpoint
+
+# Trainer log keys copied into metrics rows as extras when present.
+EXTRA_KEYS = ("grad_norm", "epoch", "mean_token_accuracy", "entropy",
+              "rewards/chosen", "rewards/rejected", "rewards/accuracies", "rewards/margins")
+
+
+class MetricsCallback(TrainerCallback):
+    """Writes one metrics.jsonl row per Trainer logging step and forces a final checkpoint."""
+
+    def __init__(self, writer: RunWriter, save_at_end: bool = True):
+        self.writer = writer
+        self.save_at_end = save_at_end
+        self._last_tokens: float | None = None
+        self._last_time = time.perf_counter()
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        """Start the token clock (TRL's num_tokens counter restarts at 0 in every process, even on resume)."""
+        self._last_tokens, self._last_time = 0.0, time.perf_counter()
+
+    def on_step_end(self, args, state, control, **kwargs):
+        """Checkpoint the last step too, so a finished run can be resumed or inspected."""
+        if self.save_at_end and args.save_strategy != "no" and state.global_step >= state.max_steps:
+            control.should_save = True
+        return control
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        """Convert a training log event (one with 'loss') into a metrics row."""
+        logs = logs or {}
+        if "loss" not in logs:
+            return  # eval and end-of-train summaries go to result.json instead
+        now = time.perf_counter()
+        tokens = logs.get("num_tokens")
+        rate = None
+        if tokens is not None and self._last_tokens is not None:
+            rate = (tokens - self._last_tokens) / max(now - self._last_time, 1e-9)
+        self._last_tokens, self._last_time = tokens, now
+        extras = {k.replace("/", "_"): logs[k] for k in EXTRA_KEYS if k in logs}
+        self.writer.log(step=state.global_step, progress=state.global_step / max(state.max_steps, 1),
+                        loss=logs["loss"], lr=logs.get("learning_rate"), tokens_per_s=rate, **extras)
+
+
+def trainer_kwargs(cfg: RunConfig, writer: RunWriter, device: torch.device, dtype: torch.dtype) -> dict:
+    """TrainingArguments fields shared by our Trainer-based commands."""
+    return dict(
+        output_dir=str(writer.checkpoint_dir),
+        max_steps=cfg.max_steps,
+        per_device_train_batch_size=cfg.batch_size,
+        per_device_eval_batch_size=cfg.batch_size,
+        learning_rate=cfg.learning_rate,
+        lr_scheduler_type="linear",
+        logging_steps=cfg.logging_steps,
+        save_strategy="steps" if cfg.save_steps else "no",
+        save_steps=cfg.save_steps or cfg.max_steps,
+        save_total_limit=1,  # rotation happens after the new checkpoint is complete
+        seed=cfg.seed,
+        data_seed=cfg.seed,
+        report_to="none",
+        use_cpu=device.type == "cpu",
+        bf16=dtype == torch.bfloat16,
+        dataloader_num_workers=0,
+        disable_tqdm=not sys.stderr.isatty(),  # a job log wants metrics.jsonl, not carriage returns
+    )
+
+
+def train_with_resume(trainer, writer: RunWriter, resume: bool) -> None:
+    """Train, continuing from the newest complete checkpoint when ``resume`` is set."""
+    checkpoint = latest_trainer_checkpoint(writer.checkpoint_dir) if resume else None
+    if resume and checkpoint is None:
+        print("resume: no complete checkpoint found, starting from scratch", file=sys.stderr)
+    if checkpoint is not None:
+        step = int(checkpoint.name.split("-", 1)[1])
+        writer.truncate_after(step)  # rows after the checkpoint are about to be redone
+        print(f"resume: continuing from {checkpoint} (step {step})", file=sys.stderr)
+    trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint is not None else None)
+
+
+def prepare_writer(cfg: RunConfig, device: torch.device) -> RunWriter:
+    """Create the RunWriter; a fresh (non-resumed) run forgets earlier outputs in output_dir."""
+    writer = RunWriter(cfg.output_dir, device=device)
+    if cfg.resume:
+        writer.result_path.unlink(missing_ok=True)  # stale until this run succeeds
+    else:
+        writer.start_fresh()
+    return writer

@@ -1,0 +1,165 @@
+"""Rollouts: sample responses from the policy and record what PPO needs about them.
+
+Layout of one rollout batch (B prompts, P prompt positions, R response positions)::
+
+    input_ids = [ pad pad <prompt tokens> | r_0 r_1 ... r_eos pad pad ]
+                 <------ left-padded P ---><------ right-padded R ------>
+
+Prompts are left-padded so every prompt ends at position P-1 and every
+response starts at P (what batched ``generate`` needs). The response mask is
+1 up to and including the first EOS. Position ids are counted over attended
+tokens only, so padding never shifts a token's position.
+
+Indexing convention: ``logprobs[:, t]`` is log pi(r_t | prompt, r_<t), read
+from the logits at position P-1+t; ``values[:, t]`` is the value of that same
+state (hidden state at P-1+t), i.e. before r_t is emitted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import torch
+
+from training.optim import autocast
+from training.ppo.losses import entropy_from_logits, logprobs_from_logits
+from training.reward_model import pad_sequences, position_ids_from_mask
+
+
+@dataclass
+class Rollout:
+    """One batch of sampled episodes (tensors on the training device)."""
+
+    query_ids: torch.Tensor
+    query_mask: torch.Tensor
+    response_ids: torch.Tensor
+    response_mask: torch.Tensor
+    logprobs: torch.Tensor
+    ref_logprobs: torch.Tensor
+    values: torch.Tensor
+    scores: torch.Tensor
+
+    @property
+    def input_ids(self) -> torch.Tensor:
+        """Prompt + response token ids (B, P+R)."""
+        return torch.cat([self.query_ids, self.response_ids], dim=1)
+
+    @property
+    def attention_mask(self) -> torch.Tensor:
+        """Prompt + response attention mask (B, P+R); padding after EOS is 0."""
+        return torch.cat([self.query_mask, self.response_mask], dim=1)
+
+    def select(self, idx: torch.Tensor) -> "Rollout":
+        """The episodes at ``idx`` (a minibatch)."""
+        return Rollout(**{f.name: getattr(self, f.name)[idx] for f in fields(self)})
+
+
+def encode_prompts(tokenizer, prompts: list[list[dict]], max_prompt_length: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Chat-template the prompts (with the assistant generation prompt), left-padded.
+
+    Over-long prompts keep their last ``max_prompt_length`` tokens: the final
+    user turn and the generation prompt are what the answer depends on most.
+    """
+    seqs = []
+    for messages in prompts:
+        text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        seqs.append(tokenizer(text, add_special_tokens=False)["input_ids"][-max_prompt_length:])
+    return pad_sequences(seqs, tokenizer.pad_token_id, side="left")
+
+
+def eos_ids(model, tokenizer) -> list[int]:
+    """Token ids that end a response (generation config's eos list plus the tokenizer's eos)."""
+    ids = getattr(model.generation_config, "eos_token_id", None)
+    ids = [ids] if isinstance(ids, int) else list(ids or [])
+    if tokenizer.eos_token_id is not None and tokenizer.eos_token_id not in ids:
+        ids.append(tokenizer.eos_token_id)
+    return ids
+
+
+def response_mask_from_ids(response_ids: torch.Tensor, stop_ids: list[int]) -> torch.Tensor:
+    """1 for response tokens up to and including the first stop token, 0 after it."""
+    is_stop = torch.isin(response_ids, torch.tensor(stop_ids, device=response_ids.device)).long()
+    stops_before = is_stop.cumsum(1) - is_stop  # stop tokens strictly before each position
+    return (stops_before == 0).long()
+
+
+@torch.no_grad()
+def sample_responses(policy, tokenizer, query_ids, query_mask, *, max_new_tokens: int, temperature: float,
+                     dtype) -> tuple[torch.Tensor, torch.Tensor]:
+    """Sample one response per prompt from the full distribution (no top-k/top-p).
+
+    Pure sampling keeps the behaviour policy equal to the policy whose
+    log-probs PPO's ratio uses; truncated sampling would make it off-policy.
+    """
+    from transformers import GenerationConfig
+
+    stop = eos_ids(policy, tokenizer)
+    config = GenerationConfig(
+        do_sample=True, temperature=temperature, top_k=0, top_p=1.0, max_new_tokens=max_new_tokens,
+        eos_token_id=stop, pad_token_id=tokenizer.pad_token_id,
+    )
+    with autocast(query_ids.device, dtype):
+        out = policy.generate(input_ids=query_ids, attention_mask=query_mask, generation_config=config)
+    response = out[:, query_ids.shape[1]:]
+    mask = response_mask_from_ids(response, stop)
+    # Whatever generate wrote after EOS becomes the pad id, so masked tokens are inert.
+    response = torch.where(mask.bool(), response, torch.full_like(response, tokenizer.pad_token_id))
+    return response, mask
+
+
+def response_logprobs(model, query_ids, query_mask, response_ids, response_mask, *, temperature: float,
+                      dtype, with_entropy: bool = False):
+    """log pi(r_t | ...) for each response token (B, R), plus per-token entropy if asked.
+
+    ``logits_to_keep`` makes the LM head run on the last R+1 positions only,
+    which matters with a 50k vocabulary and long prompts. Logits are divided
+    by the sampling temperature so the log-probs describe the distribution
+    the tokens were actually drawn from.
+    """
+    input_ids = torch.cat([query_ids, response_ids], dim=1)
+    mask = torch.cat([query_mask, response_mask], dim=1)
+    n_resp = response_ids.shape[1]
+    with autocast(input_ids.device, dtype):
+        out = model(input_ids=input_ids, attention_mask=mask, position_ids=position_ids_from_mask(mask),
+                    use_cache=False, logits_to_keep=n_resp + 1)
+    logits = out.logits[:, :-1].float() / temperature
+    logp = logprobs_from_logits(logits, response_ids)
+    return (logp, entropy_from_logits(logits)) if with_entropy else logp
+
+
+def response_values(value_model, query_ids, query_mask, response_ids, response_mask, *, dtype) -> torch.Tensor:
+    """V(s_t) for each response position (B, R), from the value model's per-token head."""
+    input_ids = torch.cat([query_ids, response_ids], dim=1)
+    mask = torch.cat([query_mask, response_mask], dim=1)
+    start = query_ids.shape[1] - 1
+    with autocast(input_ids.device, dtype):
+        values = value_model.token_values(input_ids, mask)
+    return values[:, start : start + response_ids.shape[1]].float()
+
+
+@torch.no_grad()
+def collect_rollout(policy, ref_policy, value_model, tokenizer, reward_fn, prompts, *, max_prompt_length: int,
+                    max_new_tokens: int, temperature: float, device, dtype, chunk_size: int = 16):
+    """Sample, decode, score, and record old/ref log-probs and values → (Rollout, response texts).
+
+    Models must be in eval mode (no dropout), so the log-probs recorded here
+    are exactly those PPO's first epoch recomputes (ratio = 1 before any update).
+    """
+    query_ids, query_mask = (t.to(device) for t in encode_prompts(tokenizer, prompts, max_prompt_length))
+    response_ids, response_mask = sample_responses(
+        policy, tokenizer, query_ids, query_mask, max_new_tokens=max_new_tokens, temperature=temperature, dtype=dtype
+    )
+    texts = [
+        tokenizer.decode(ids[m.bool()], skip_special_tokens=True) for ids, m in zip(response_ids, response_mask)
+    ]
+    scores = torch.tensor(reward_fn(prompts, texts), dtype=torch.float32, device=device)
+    parts = {"logprobs": [], "ref_logprobs": [], "values": []}
+    for i in range(0, len(prompts), chunk_size):
+        sl = slice(i, i + chunk_size)
+        args = (query_ids[sl], query_mask[sl], response_ids[sl], response_mask[sl])
+        parts["logprobs"].append(response_logprobs(policy, *args, temperature=temperature, dtype=dtype))
+        parts["ref_logprobs"].append(response_logprobs(ref_policy, *args, temperature=temperature, dtype=dtype))
+        parts["values"].append(response_values(value_model, *args, dtype=dtype))
+    rollout = Rollout(query_ids, query_mask, response_ids, response_mask, scores=scores,
+                      **{k: torch.cat(v) for k, v in parts.items()})
+    return rollout, texts

@@ -1,0 +1,312 @@
+"""Run outputs: metrics.jsonl, result.json, the final model folder and checkpoints.
+
+Layout of ``--output_dir`` (the job runner tails and reads these):
+
+    metrics.jsonl      one JSON object per logging step, appended while training
+    checkpoints/       resumable state, step-00000050/ (ours) or checkpoint-50/ (HF Trainer)
+    model/             save_pretrained + tokenizer + prefloop.json; appears only complete
+    result.json        written last, atomically: its presence means the run succeeded
+
+Every folder and file that another process may read is written under a temporary
+name and renamed into place, so an interrupted run leaves the last good checkpoint
+and never a half-written model or result.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import random
+import shutil
+import sys
+import time
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterator
+
+MODEL_MARKER = "prefloop.json"
+CHECKPOINT_PREFIX = "step-"
+
+
+def utc_now() -> str:
+    """Current UTC time as an ISO-8601 string."""
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def write_json_atomic(path: str | os.PathLike, data: Any) -> None:
+    """Write JSON to ``path`` via a temp file + rename so readers never see half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:8]}")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+@contextlib.contextmanager
+def atomic_directory(final: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temp folder next to ``final``; on success rename it to ``final``.
+
+    On an exception the temp folder is removed and ``final`` is left untouched.
+    An existing ``final`` is replaced (moved aside first because rename onto a
+    non-empty directory fails).
+    """
+    final = Path(final)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = final.with_name(f"{final.name}.tmp-{uuid.uuid4().hex[:8]}")
+    tmp.mkdir()
+    try:
+        yield tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    old = None
+    if final.exists():
+        old = final.with_name(f"{final.name}.old-{uuid.uuid4().hex[:8]}")
+        os.rename(final, old)
+    os.rename(tmp, final)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def save_model_atomic(model, tokenizer, model_dir: str | os.PathLike, info: dict | None = None) -> Path:
+    """save_pretrained the model and tokenizer into ``model_dir``, which appears only when complete.
+
+    ``info`` (lineage, step, base model) goes into ``prefloop.json``, the marker
+    that the folder is a finished Prefloop model.
+    """
+    model_dir = Path(model_dir)
+    with atomic_directory(model_dir) as tmp:
+        model.save_pretrained(tmp)
+        if tokenizer is not None:
+            tokenizer.save_pretrained(tmp)
+        write_json_atomic(tmp / MODEL_MARKER, {"saved_at": utc_now(), **(info or {})})
+    return model_dir
+
+
+def peak_memory_bytes(device) -> int | None:
+    """Peak CUDA memory allocated so far on ``device`` (None on CPU)."""
+    import torch
+
+    if getattr(device, "type", str(device)) != "cuda" or not torch.cuda.is_available():
+        return None
+    return int(torch.cuda.max_memory_allocated(device))
+
+
+class RunWriter:
+    """Writes metrics.jsonl rows and the final result.json of one run."""
+
+    def __init__(self, output_dir: str | os.PathLike, device=None):
+        self.output_dir = Path(output_dir)
+        self.output_dir.mkdir(parents=True, exist_ok=True)
+        self.metrics_path = self.output_dir / "metrics.jsonl"
+        self.result_path = self.output_dir / "result.json"
+        self.model_dir = self.output_dir / "model"
+        self.checkpoint_dir = self.output_dir / "checkpoints"
+        self.device = device
+        self.started_at = utc_now()
+        self._t0 = time.perf_counter()
+        self.last_metrics: dict[str, Any] = {}
+
+    def start_fresh(self) -> None:
+        """Forget outputs of an earlier run in the same folder (non-resumed start)."""
+        for path in (self.metrics_path, self.result_path):
+            path.unlink(missing_ok=True)
+        shutil.rmtree(self.checkpoint_dir, ignore_errors=True)
+
+    def truncate_after(self, step: int) -> None:
+        """Drop metrics rows logged after ``step`` (they belong to work a resume redoes)."""
+        if not self.metrics_path.exists():
+            return
+        rows = [json.loads(line) for line in self.metrics_path.read_text().splitlines() if line.strip()]
+        kept = [r for r in rows if r.get("step", 0) <= step]
+        tmp = self.metrics_path.with_name(".metrics.jsonl.tmp")
+        tmp.write_text("".join(json.dumps(r) + "\n" for r in kept))
+        os.replace(tmp, self.metrics_path)
+
+    def log(self, step: int, progress: float, loss: float | None, lr: float | None,
+            tokens_per_s: float | None = None, **extras: Any) -> dict[str, Any]:
+        """Append one metrics row (flushed at once so a tailing reader sees it)."""
+        row: dict[str, Any] = {
+            "step": int(step), "progress": round(min(max(float(progress), 0.0), 1.0), 6),
+            "loss": _num(loss), "lr": _num(lr), "tokens_per_s": _num(tokens_per_s),
+            "elapsed_s": round(time.perf_counter() - self._t0, 3), "time": utc_now(),
+        }
+        peak = peak_memory_bytes(self.device) if self.device is not None else None
+        if peak is not None:
+            row["peak_memory_bytes"] = peak
+        row.update({k: _num(v) if isinstance(v, (int, float)) else v for k, v in extras.items()})
+        with self.metrics_path.open("a", encoding="utf-8") as fh:
+            fh.write(json.dumps(row) + "\n")
+            fh.flush()
+        self.last_metrics = row
+        return row
+
+    def write_result(self, *, command: str, config: dict, inputs: dict[str, str],
+                     metrics: dict | None = None, summary: dict | None = None) -> dict:
+        """Write result.json: command, config, input sha256s, final metrics, summary, timing."""
+        result = {
+            "status": "succeeded", "command": command, "config": config, "inputs": inputs,
+            "metrics": metrics if metrics is not None else self.last_metrics, "summary": summary or {},
+            "model_dir": str(self.model_dir) if self.model_dir.exists() else None,
+            "started_at": self.started_at, "finished_at": utc_now(),
+            "duration_s": round(time.perf_counter() - self._t0, 3),
+            "peak_memory_bytes": peak_memory_bytes(self.device) if self.device is not None else None,
+        }
+        write_json_atomic(self.result_path, result)
+        return result
+
+
+def _num(value: Any) -> Any:
+    """JSON-friendly number: tensors → float, NaN/inf → None (JSON has no NaN)."""
+    if value is None:
+        return None
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return value
+    if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
+        return None
+    return value
+
+
+class Throughput:
+    """Counts tokens between logging steps and reports tokens per second."""
+
+    def __init__(self):
+        self._tokens = 0
+        self._t = time.perf_counter()
+
+    def add(self, n_tokens: int) -> None:
+        """Count ``n_tokens`` processed since the last report."""
+        self._tokens += int(n_tokens)
+
+    def rate(self) -> float:
+        """Tokens/s since the previous call (resets the counter)."""
+        now = time.perf_counter()
+        rate = self._tokens / max(now - self._t, 1e-9)
+        self._tokens, self._t = 0, now
+        return rate
+
+
+def progress_bar(total: int, desc: str, initial: int = 0):
+    """A tqdm bar on stderr; updates are sparse when stderr is a log file, not a terminal."""
+    from tqdm.auto import tqdm
+
+    interactive = sys.stderr.isatty()
+    return tqdm(total=total, desc=desc, initial=initial, file=sys.stderr, dynamic_ncols=interactive,
+                mininterval=0.1 if interactive else 10.0)
+
+
+# ---------------------------------------------------------------- checkpoints
+
+def capture_rng_state() -> dict[str, Any]:
+    """Snapshot Python, NumPy and torch RNGs so a resumed run draws the same numbers."""
+    import torch
+
+    state: dict[str, Any] = {"python": random.getstate(), "torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    with contextlib.suppress(ImportError):
+        import numpy as np
+
+        state["numpy"] = np.random.get_state()
+    return state
+
+
+def restore_rng_state(state: dict[str, Any]) -> None:
+    """Restore RNG states captured by :func:`capture_rng_state`."""
+    import torch
+
+    random.setstate(state["python"])
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+    if "numpy" in state:
+        with contextlib.suppress(ImportError):
+            import numpy as np
+
+            np.random.set_state(state["numpy"])
+
+
+def save_checkpoint(ckpt_dir: str | os.PathLike, step: int, model, optimizer=None, scheduler=None,
+                    rng_state: dict | None = None, extra: dict | None = None, keep: int = 1) -> Path:
+    """Write ``ckpt_dir/step-NNNNNNNN`` atomically, then prune to the newest ``keep`` checkpoints.
+
+    ``model`` may be a module or a dict of modules (policy, value head, ...).
+    Older checkpoints are deleted only after the new one is complete, so there
+    is always at least one good checkpoint on disk.
+    """
+    import torch
+
+    ckpt_dir = Path(ckpt_dir)
+    final = ckpt_dir / f"{CHECKPOINT_PREFIX}{int(step):08d}"
+    modules = model if isinstance(model, dict) else {"model": model}
+    with atomic_directory(final) as tmp:
+        torch.save({k: m.state_dict() for k, m in modules.items()}, tmp / "model.pt")
+        if optimizer is not None:
+            torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
+        if scheduler is not None:
+            torch.save(scheduler.state_dict(), tmp / "scheduler.pt")
+        torch.save(rng_state if rng_state is not None else capture_rng_state(), tmp / "rng.pt")
+        write_json_atomic(tmp / "state.json", {"step": int(step), "saved_at": utc_now(), "extra": extra or {}})
+    for old in list_checkpoints(ckpt_dir)[:-keep]:
+        shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def list_checkpoints(ckpt_dir: str | os.PathLike) -> list[Path]:
+    """Complete checkpoints (state.json present, not temp folders), oldest first."""
+    ckpt_dir = Path(ckpt_dir)
+    if not ckpt_dir.is_dir():
+        return []
+    found = [p for p in ckpt_dir.iterdir()
+             if p.is_dir() and p.name.startswith(CHECKPOINT_PREFIX) and p.name[len(CHECKPOINT_PREFIX):].isdigit()
+             and (p / "state.json").is_file()]
+    return sorted(found, key=lambda p: int(p.name[len(CHECKPOINT_PREFIX):]))
+
+
+def load_latest_checkpoint(ckpt_dir: str | os.PathLike, map_location="cpu") -> dict[str, Any] | None:
+    """Load the newest complete checkpoint, or None if there is none.
+
+    Returns ``{step, path, model (dict of state_dicts), optimizer, scheduler, rng_state, extra}``.
+    """
+    import torch
+
+    found = list_checkpoints(ckpt_dir)
+    if not found:
+        return None
+    path = found[-1]
+    state = json.loads((path / "state.json").read_text())
+
+    def maybe(name: str, weights_only: bool = True):
+        file = path / name
+        return torch.load(file, map_location=map_location, weights_only=weights_only) if file.exists() else None
+
+    return {
+        "step": state["step"], "path": path, "extra": state.get("extra", {}),
+        "model": maybe("model.pt"), "optimizer": maybe("optimizer.pt"), "scheduler": maybe("scheduler.pt"),
+        # RNG states hold Python tuples and NumPy arrays; the file is our own, so full unpickling is safe.
+        "rng_state": maybe("rng.pt", weights_only=False),
+    }
+
+
+def latest_trainer_checkpoint(ckpt_dir: str | os.PathLike) -> Path | None:
+    """Newest complete HF Trainer ``checkpoint-N`` folder (trainer_state.json is written last).
+
+    HF Trainer does not save atomically; a crash mid-save leaves a folder
+    without trainer_state.json, which is skipped here (and removed).
+    """
+    ckpt_dir = Path(ckpt_dir)
+    if not ckpt_dir.is_dir():
+        return None
+    steps = []
+    for p in ckpt_dir.glob("checkpoint-*"):
+        if not p.name.split("-", 1)[1].isdigit():
+            continue
+        if (p / "trainer_state.json").is_file():
+            steps.append((int(p.name.split("-", 1)[1]), p))
+        else:
+            shutil.rmtree(p, ignore_errors=True)
+    return max(steps)[1] if steps else None
