@@ -34,6 +34,8 @@ import torch.nn.functional as F
 
 from training.data import ranking_pairs  # the one definition of which pairs a ranking implies
 
+__all__ = ["PairIndex", "build_pair_index", "kway_ranking_loss", "pairwise_accuracy", "ranking_pairs"]
+
 Ranking = Sequence[Sequence[int]]
 
 

@@ -27,6 +27,8 @@ export interface Message {
 
 export interface Assignment {
   assignment_id: number
+  /** leased | submitted | expired | skipped (present in GET /assignments/{id}). */
+  status?: 'leased' | 'submitted' | 'expired' | 'skipped'
   expires_at: string
   started_at: string
   task: {

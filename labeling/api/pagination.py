@@ -28,5 +28,3 @@ def paginated_schema(serializer_class, name: str):
         },
     )
 
-
-LIST_PARAMETERS_HELP = "limit/offset pagination: ?limit=50&offset=0 (limit at most 500)"

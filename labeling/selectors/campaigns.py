@@ -85,7 +85,8 @@ def _by_kind(campaign: Campaign) -> dict[str, dict[str, int]]:
         .order_by()
     )
     for row in rows:
-        by_kind[row.pop("kind")] = {k: v or 0 for k, v in row.items()}
+        kind = row.pop("kind")
+        by_kind[kind] = {k: v or 0 for k, v in row.items()}
     return by_kind
 
 

@@ -191,7 +191,9 @@ def prompts_create(*, campaign: Campaign, rows: Sequence[PromptRow]) -> PromptsC
     if campaign.status == Campaign.Status.ARCHIVED:
         raise ValidationError({"campaign": ["this campaign is archived"]})
     with transaction.atomic():
-        Campaign.objects.select_for_update().filter(pk=campaign.pk).values_list("pk").get()
+        # NO KEY UPDATE: serializes imports into this campaign without blocking the queue, whose
+        # Assignment inserts only need a KEY SHARE lock on the campaign row (foreign key check).
+        Campaign.objects.select_for_update(no_key=True).filter(pk=campaign.pk).values_list("pk").get()
         fresh, duplicates = _split_duplicates(campaign, rows)
         prompts = Prompt.objects.bulk_create(
             [

@@ -17,7 +17,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, F, OuterRef, Prefetch, Q
 from django.utils import timezone
 
@@ -67,12 +67,13 @@ def _candidate_tasks(labeler, campaigns: dict[int, Campaign]):
     )
 
 
-def _pick_task(labeler, campaigns: dict[int, Campaign]) -> Task | None:
+def _pick_task(labeler, campaigns: dict[int, Campaign], *, skip_locked: bool = True) -> Task | None:
     qs = (
         _candidate_tasks(labeler, campaigns)
         .select_related("prompt")
         .prefetch_related(_completions_prefetch())
-        .select_for_update(skip_locked=True, of=("self",))
+        # NO KEY UPDATE: we only change counters, so foreign-key checks (KEY SHARE) are not blocked.
+        .select_for_update(skip_locked=skip_locked, of=("self",), no_key=True)
     )
     return next(iter(qs[:1]), None)
 
@@ -96,14 +97,14 @@ def _lease(labeler, task: Task, campaign: Campaign, now: datetime) -> Assignment
     )
 
 
-def _next_in_transaction(labeler, campaigns: dict[int, Campaign], now: datetime) -> Assignment | None:
-    held = _held_lease(labeler, campaigns)
-    if held is not None:
-        if held.expires_at > now:
-            held.campaign = held.task.campaign = campaigns[held.campaign_id]
-            return held
-        _expire_one(held)  # the labeler's own stale lease: free it now rather than wait for the sweep
+def _pick_and_lease(labeler, campaigns: dict[int, Campaign], now: datetime) -> Assignment | None:
+    """Precondition: inside a transaction that holds no row lock yet (so waiting cannot deadlock)."""
     task = _pick_task(labeler, campaigns)
+    if task is None and connection.features.has_select_for_update_skip_locked:
+        # SKIP LOCKED found nothing, but a candidate may only be locked for a moment by another
+        # labeler's submit. Wait for the first one instead of answering "no work" falsely; the
+        # WHERE clause is re-checked once its lock is released, so a task that got full is passed over.
+        task = _pick_task(labeler, campaigns, skip_locked=False)
     # Stale leases elsewhere only matter when nothing else is left: sweep lazily then, so the hot
     # path stays a handful of queries (the beat task sweeps every LEASE_EXPIRY_INTERVAL_S anyway).
     if task is None and assignments_expire_stale(now=now):
@@ -113,30 +114,44 @@ def _next_in_transaction(labeler, campaigns: dict[int, Campaign], now: datetime)
     return _lease(labeler, task, campaigns[task.campaign_id], now)
 
 
+def _live(held: Assignment | None, campaigns: dict[int, Campaign], now: datetime) -> Assignment | None:
+    if held is None or held.expires_at <= now:
+        return None
+    held.campaign = held.task.campaign = campaigns[held.campaign_id]
+    return held
+
+
 def assignment_next(*, labeler, campaign_id: int | None = None, now: datetime | None = None) -> Assignment | None:
     """Lease the best open task to ``labeler`` (optionally only in ``campaign_id``); ``None`` if none.
 
     If the labeler already holds a live lease in a matching active campaign, that assignment is
-    returned again (a page reload never burns a second task). The returned assignment has
-    ``task``, ``task.prompt``, ``task.campaign`` and the task's completions loaded, ready for
-    ``selectors.assignments.assignment_payload``. Preconditions: the caller checked the labeler's
-    role. Cost: 5-6 queries (see tests/labeling/test_queue.py). Runs its own transaction; call it
-    outside any open transaction so the row locks are held only briefly.
+    returned again (a page reload never burns a second task); a stale one of theirs is expired
+    first. The returned assignment has ``task``, ``task.prompt``, ``task.campaign`` and the task's
+    completions loaded, ready for ``selectors.assignments.assignment_payload``.
+    Preconditions: the caller checked the labeler's role; no transaction is open (the row locks
+    must be held only briefly). Cost: 6 queries for a new lease, 3 for a held one
+    (tests/labeling/test_queue.py asserts it).
     """
     now = now or timezone.now()
     campaigns = _active_campaigns(campaign_id)
     if not campaigns:
         return None
-    for attempt in range(2):
-        try:
-            with transaction.atomic():
-                return _next_in_transaction(labeler, campaigns, now)
-        except IntegrityError:
-            # The same labeler's concurrent request (two tabs) leased first: the unique live-lease
-            # constraint rejected ours; the retry finds and returns that lease.
-            if attempt:
-                raise
-    return None  # unreachable
+    held = _held_lease(labeler, campaigns)
+    if (live := _live(held, campaigns, now)) is not None:
+        return live
+    if held is not None:
+        with transaction.atomic():
+            _expire_one(held)  # the labeler's own stale lease: free its slot now
+    try:
+        with transaction.atomic():
+            return _pick_and_lease(labeler, campaigns, now)
+    except IntegrityError:
+        # The same labeler's concurrent request (two tabs) leased first and the one-live-lease
+        # constraint refused ours: answer with that lease, as a reload would.
+        live = _live(_held_lease(labeler, campaigns), campaigns, now)
+        if live is None:
+            raise
+        return live
 
 
 def release_leases(assignments: list[Assignment], *, status: str) -> None:
@@ -169,14 +184,15 @@ def assignments_expire_stale(*, now: datetime | None = None, batch_size: int = 5
     while True:
         with transaction.atomic():
             stale = list(
-                Assignment.objects.select_for_update(skip_locked=True)
+                Assignment.objects.select_for_update(skip_locked=True, no_key=True)
                 .filter(status=Leased, expires_at__lte=now)
                 .only("id", "task_id", "status")
                 .order_by("expires_at")[:batch_size]
             )
             if stale:
                 task_ids = sorted({a.task_id for a in stale})
-                list(Task.objects.select_for_update().filter(pk__in=task_ids).order_by("pk").values_list("pk"))
+                locked = Task.objects.select_for_update(no_key=True).filter(pk__in=task_ids).order_by("pk")
+                list(locked.values_list("pk"))
                 release_leases(stale, status=Assignment.Status.EXPIRED)
         total += len(stale)
         if len(stale) < batch_size:

@@ -41,7 +41,7 @@ def _digest(body: dict) -> str:
 def _locked_assignment(assignment_id: int, labeler) -> Assignment:
     """The labeler's own assignment, row-locked. Raises ``Assignment.DoesNotExist`` for others' ids."""
     return (
-        Assignment.objects.select_for_update(of=("self",))
+        Assignment.objects.select_for_update(of=("self",), no_key=True)
         .select_related("task")
         .get(pk=assignment_id, labeler=labeler)
     )

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -37,7 +38,7 @@ CHROMIUM_ARGS = [
 ]
 VIEWPORT = {"width": 1280, "height": 800}
 
-_saved_screenshots: list[Path] = []
+_SESSION_START = time.time()
 
 
 def pytest_collection_modifyitems(config, items):
@@ -51,8 +52,10 @@ def pytest_collection_modifyitems(config, items):
 
 
 def pytest_terminal_summary(terminalreporter):
-    if _saved_screenshots:
-        terminalreporter.write_line(f"browser screenshots ({len(_saved_screenshots)}): {SCREENSHOTS}")
+    # Counted on disk, not in memory: under xdist the screenshots are taken by a worker process.
+    fresh = [p for p in SCREENSHOTS.glob("*.png") if p.stat().st_mtime >= _SESSION_START] if SCREENSHOTS.is_dir() else []
+    if fresh:
+        terminalreporter.write_line(f"browser screenshots ({len(fresh)}): {SCREENSHOTS}")
 
 
 def _newest_source_mtime() -> float:
@@ -104,6 +107,10 @@ class PageWatch:
         self.console_errors: list[str] = []
         self.page_errors: list[str] = []
 
+    def allow_http_error(self, status: int, url_part: str) -> None:
+        """Forget the console line Chromium logs for an HTTP error the test provoked on purpose."""
+        self.console_errors = [e for e in self.console_errors if not (f"status of {status}" in e and url_part in e)]
+
     def assert_clean(self):
         assert self.dialogs == [], f"a dialog opened (script ran?): {self.dialogs}"
         assert self.page_errors == [], f"uncaught page errors: {self.page_errors}"
@@ -144,7 +151,6 @@ def shot():
     def save(pg, name: str, full_page: bool = False) -> Path:
         path = SCREENSHOTS / f"{name}.png"
         pg.screenshot(path=str(path), full_page=full_page)
-        _saved_screenshots.append(path)
         return path
 
     return save

@@ -27,7 +27,17 @@ def labeler_setup(roles_exist):
     labeler = seed.user("lena")
     campaign = seed.campaign(
         "Helpful answers",
-        prompts=[{"prompt": PROMPT, "category": "open_qa", "completions": OUTPUTS}],
+        prompts=[
+            {
+                "messages": [  # multi-turn: shown as a conversation
+                    {"role": "user", "content": "What is a set?"},
+                    {"role": "assistant", "content": "A collection of unique items."},
+                    {"role": "user", "content": PROMPT},
+                ],
+                "category": "open_qa",
+                "completions": OUTPUTS,
+            }
+        ],
     )
     return labeler, campaign
 
@@ -44,7 +54,12 @@ def test_labeler_demonstration_then_keyboard_ranking(page: Page, shot, labeler_s
     # --- Demonstration: typed, restored after a reload, submitted with Ctrl+Enter. ---
     page.get_by_role("link", name="Start labeling Helpful answers").click()
     expect(page.get_by_role("heading", name="Write a demonstration")).to_be_visible()
-    expect(page.get_by_role("list", name="Prompt")).to_contain_text("Explain what a hash map is.")
+    conversation = page.get_by_role("list", name="Prompt")
+    expect(conversation.get_by_role("listitem")).to_have_count(3)
+    expect(conversation.get_by_role("listitem").nth(1)).to_contain_text("Assistant")
+    last_turn = conversation.get_by_role("listitem").nth(2).locator(".pre-wrap")
+    assert last_turn.text_content() == PROMPT  # every space and newline kept…
+    assert last_turn.evaluate("el => getComputedStyle(el).whiteSpace") == "pre-wrap"  # …and shown
     expect(page.get_by_role("heading", name="Guidelines")).to_be_visible()
     box = page.get_by_label("Your response, written as the assistant")
     answer = "A hash map stores values under keys.\n\n    Lookups hash the key to find its bucket."
@@ -75,6 +90,15 @@ def test_labeler_demonstration_then_keyboard_ranking(page: Page, shot, labeler_s
     expect(submit).to_be_disabled()
     expect(page.locator("#submit-missing")).to_contain_text("Rate outputs A, B, C and D (1–7).")
     expect(page.locator("#submit-missing")).to_contain_text("Place outputs A, B, C and D on the ranking board.")
+
+    shot(page, "04a-ranking-start")
+    page.keyboard.press("?")  # the shortcuts overlay
+    help_dialog = page.get_by_role("dialog", name="Keyboard shortcuts")
+    expect(help_dialog).to_be_visible()
+    expect(help_dialog).to_contain_text("Tie with the group above")
+    shot(page, "09-shortcuts-help")
+    page.keyboard.press("Escape")
+    expect(help_dialog).to_be_hidden()
 
     flags = page.locator("article.output-card").first.get_by_role("checkbox").count()
     assert flags >= 1
@@ -206,7 +230,7 @@ def test_reload_restores_ranking_draft_and_failed_submit_offers_retry(page: Page
     assert Rating.objects.get(assignment=ranking.assignment, completion_id=ids["C"]).note == "Wrong: it is not a list."
     assert page.evaluate("() => Object.keys(localStorage).filter(k => k.startsWith('prefloop:draft:')).length") == 0
     # The one 503 we injected is the only console error allowed.
-    page.watch.console_errors = [e for e in page.watch.console_errors if "503" not in e]
+    page.watch.allow_http_error(503, "/submit")
     page.watch.assert_clean()
 
 
@@ -248,4 +272,36 @@ def test_untrusted_prompt_and_outputs_are_shown_as_text(page: Page, roles_exist)
     if link_text.count():
         link_text.first.click()
     page.wait_for_timeout(200)
+    page.watch.assert_clean()
+
+
+def _drag(page: Page, source, target) -> None:
+    """A real pointer drag (dnd-kit's PointerSensor needs a few intermediate moves)."""
+    s = source.bounding_box()
+    t = target.bounding_box()
+    page.mouse.move(s["x"] + s["width"] / 2, s["y"] + s["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(s["x"] + s["width"] / 2 + 10, s["y"] + s["height"] / 2 + 10, steps=5)
+    page.mouse.move(t["x"] + t["width"] / 2, t["y"] + t["height"] / 2, steps=15)
+    page.mouse.up()
+    page.wait_for_timeout(150)  # a person never starts the next drag within a frame or two of a drop
+
+
+def test_mouse_drag_and_drop_ranks_and_ties(page: Page, roles_exist):
+    seed.user("dora")
+    seed.campaign("Drag me", kinds=("ranking",), k=3, prompts=[{"prompt": "Pick one", "completions": ["one", "two", "three"]}])
+    login(page, "dora")
+    page.get_by_role("link", name="Start labeling Drag me").click()
+    expect(page.get_by_role("heading", name="Rate and rank the outputs")).to_be_visible()
+    chip = lambda letter: page.locator(".board .chip", has=page.locator(".chip-letter", has_text=letter))  # noqa: E731
+
+    _drag(page, chip("B"), page.locator(".gap.empty"))  # B becomes rank 1
+    expect(page.locator(".ranks .bucket")).to_have_count(1)
+    _drag(page, chip("C"), page.locator(".ranks .bucket").first)  # C ties with B
+    expect(page.locator(".ranks .bucket").first).to_have_class(re.compile(r"\btied\b"))
+    _drag(page, chip("A"), page.locator(".ranks .gap").first)  # A gets a new rank above the tie
+    expect(page.locator(".ranks .bucket")).to_have_count(2)
+    expect(page.locator(".board-status")).to_contain_text("Output A: rank 1 of 2")
+    expect(page.locator(".ranks .bucket").nth(1)).to_contain_text("B")
+    expect(page.locator(".ranks .bucket").nth(1)).to_contain_text("C")
     page.watch.assert_clean()

@@ -101,7 +101,7 @@ export function CampaignForm({
       <div className="guidelines-editor">
         <label className="field">
           <span>Guidelines (Markdown)</span>
-          <textarea name="guidelines" rows={14} value={v.guidelines} onChange={(e) => set('guidelines', e.target.value)} />
+          <textarea name="guidelines" rows={10} value={v.guidelines} onChange={(e) => set('guidelines', e.target.value)} />
           <FieldErrors errors={errors.guidelines} />
         </label>
         <section className="preview" aria-labelledby="preview-title" aria-live="off">

@@ -1,6 +1,7 @@
 import { useEffect, useState } from 'react'
 import { Link, useLocation, useNavigate, useParams } from 'react-router-dom'
 import { api, type Assignment } from '../api'
+import { drafts } from '../drafts'
 import { DemonstrationTask } from './DemonstrationTask'
 import { RankingTask } from './RankingTask'
 
@@ -27,6 +28,11 @@ export function AssignmentPage() {
     }
   }, [id, assignment])
 
+  const finished = assignment?.status === 'submitted' || assignment?.status === 'skipped'
+  useEffect(() => {
+    if (finished) drafts().clear(id) // the server has the final word on it: a local copy is obsolete
+  }, [finished, id])
+
   if (error) {
     return (
       <div className="error-box narrow" role="alert">
@@ -36,6 +42,21 @@ export function AssignmentPage() {
     )
   }
   if (!assignment) return <p role="status">Loading task…</p>
+
+  if (finished) {
+    return (
+      <div className="panel narrow" role="status">
+        <h1>This task is already {assignment.status}</h1>
+        <p>Assignment #{id} was {assignment.status}; nothing more to do here.</p>
+        <Link className="button primary" to={`/label?campaign=${assignment.task.campaign.id}`}>
+          Next task
+        </Link>{' '}
+        <Link className="button secondary" to="/">
+          Home
+        </Link>
+      </div>
+    )
+  }
 
   const campaignId = assignment.task.campaign.id
   const next = (flash: string) => navigate(`/label?campaign=${campaignId}`, { state: { flash } })

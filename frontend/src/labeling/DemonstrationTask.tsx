@@ -68,7 +68,7 @@ export function DemonstrationTask({ assignment, onDone }: { assignment: Assignme
               id="demo-text"
               className="demo-text"
               value={text}
-              rows={14}
+              rows={10}
               aria-describedby="demo-count demo-hint"
               onChange={(e) => draft.setBody({ kind: 'demonstration', text: e.target.value })}
               autoFocus

@@ -173,7 +173,7 @@ export function RankingBoard({ board, onChange, texts, likert }: Props) {
           </li>
         </ol>
         <Pool count={pool.length}>{pool.map(chip)}</Pool>
-        <DragOverlay>{dragging !== null ? <div className="chip overlay">{`${L(dragging)} · ${snippet(texts[dragging] ?? '', 40)}`}</div> : null}</DragOverlay>
+        <DragOverlay dropAnimation={null}>{dragging !== null ? <div className="chip overlay">{`${L(dragging)} · ${snippet(texts[dragging] ?? '', 40)}`}</div> : null}</DragOverlay>
       </DndContext>
       <p className="board-status" role="status" aria-live="assertive" aria-atomic="true">
         {status}

@@ -2,6 +2,7 @@ import { useMemo, useRef } from 'react'
 import { api, type Assignment, type RankingSubmit } from '../api'
 import { Conversation } from '../components/Conversation'
 import { GuidelinesPanel } from '../components/GuidelinesPanel'
+import { Timer } from '../components/Timer'
 import type { RankingDraft, RatingDraft } from '../drafts'
 import { isSubmitChord, isTypingTarget, useWindowKeydown } from '../hotkeys'
 import * as B from '../ranking/board'
@@ -92,7 +93,7 @@ export function RankingTask({ assignment, onDone }: { assignment: Assignment; on
 
   return (
     <div className="task ranking">
-      <TaskHeader assignment={assignment} elapsed={draft.elapsed} onSkip={() => skip.setOpen(true)} />
+      <TaskHeader assignment={assignment} elapsed={draft.elapsed} onSkip={() => skip.setOpen(true)} showTimer={false} />
       {draft.restored && (
         <p className="info" role="status">
           Restored your unsent work on this task from this device.
@@ -129,6 +130,7 @@ export function RankingTask({ assignment, onDone }: { assignment: Assignment; on
           </section>
         </div>
         <aside className="ranking-side" aria-label="Ranking and submission">
+          <Timer seconds={draft.elapsed} />
           <RankingBoard
             board={board}
             texts={texts}

@@ -40,7 +40,10 @@ export function SubmitStatus({
           )}
           {state.retryable && (
             <>
-              <p>Your work is saved on this device.</p>
+              <p>
+                Your work is saved on this device.
+                {state.loggedOut && ' Log in again in another tab (your session may have ended), then press Retry.'}
+              </p>
               <button type="button" className="button" onClick={onRetry}>
                 Retry
               </button>

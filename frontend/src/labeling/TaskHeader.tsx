@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'react'
 import type { Assignment } from '../api'
-import { formatDuration } from '../text'
+import { Timer } from '../components/Timer'
 
 function minutesLeft(expiresAt: string, now: number): number | null {
   const t = Date.parse(expiresAt)
@@ -8,7 +8,18 @@ function minutesLeft(expiresAt: string, now: number): number | null {
 }
 
 /** Campaign, task kind, the visible timer, the lease deadline and the Skip button. */
-export function TaskHeader({ assignment, elapsed, onSkip }: { assignment: Assignment; elapsed: number; onSkip: () => void }) {
+export function TaskHeader({
+  assignment,
+  elapsed,
+  onSkip,
+  showTimer = true,
+}: {
+  assignment: Assignment
+  elapsed: number
+  onSkip: () => void
+  /** The ranking page shows the timer in its sticky side panel instead. */
+  showTimer?: boolean
+}) {
   const [now, setNow] = useState(() => Date.now())
   useEffect(() => {
     const t = window.setInterval(() => setNow(Date.now()), 30_000)
@@ -28,12 +39,10 @@ export function TaskHeader({ assignment, elapsed, onSkip }: { assignment: Assign
         </p>
       </div>
       <div className="task-header-right">
-        <div className="timer" role="timer" aria-label="Time on task">
-          <span aria-hidden="true">⏱</span> {formatDuration(elapsed)}
-        </div>
+        {showTimer && <Timer seconds={elapsed} />}
         {left !== null && (
           <div className={`lease ${left <= 5 ? 'warn' : ''}`} title={`Lease expires at ${new Date(assignment.expires_at).toLocaleTimeString()}`}>
-            {left > 0 ? `lease: ${left} min left` : 'lease expired: submit soon'}
+            {left > 0 && assignment.status !== 'expired' ? `lease: ${left} min left` : 'lease expired: submit now (the task may go to someone else)'}
           </div>
         )}
         <button type="button" className="button secondary" onClick={onSkip}>

@@ -4,7 +4,15 @@ import { ApiError } from '../api'
 export type SubmitState =
   | { status: 'idle' }
   | { status: 'submitting' }
-  | { status: 'failed'; message: string; retryable: boolean; conflict: boolean; fieldErrors: Record<string, string[]> }
+  | {
+      status: 'failed'
+      message: string
+      /** Keep the frozen body and offer Retry: network, 5xx, or a lost session (log in again, then retry). */
+      retryable: boolean
+      loggedOut: boolean
+      conflict: boolean
+      fieldErrors: Record<string, string[]>
+    }
 
 /**
  * Submit with "never lose work" semantics: the body is frozen as `pending` (and so saved in the draft)
@@ -30,12 +38,15 @@ export function useSubmission(opts: {
         onSuccess()
       } catch (e) {
         const err = e instanceof ApiError ? e : new ApiError(0, e instanceof Error ? e.message : String(e))
+        const loggedOut = err.status === 401 || err.status === 403
+        const retryable = err.retryable || loggedOut
         // A rejected body (400) must be fixed, not re-sent: forget it. Keep it for anything retryable.
-        if (!err.retryable) setPending(null)
+        if (!retryable) setPending(null)
         setState({
           status: 'failed',
           message: err.message,
-          retryable: err.retryable,
+          retryable,
+          loggedOut,
           conflict: err.status === 409,
           fieldErrors: err.fieldErrors,
         })
