@@ -41,7 +41,6 @@ help:
 
 $(VENV_STAMP): requirements.txt requirements-dev.txt
 	@test -x $(VPY) || $(PYTHON) -m venv $(VENV)
-	$(VPY) -m pip install --quiet --upgrade pip
 	$(VPY) -m pip install --quiet $(TORCH_PIN)
 	$(VPY) -m pip install --quiet -r requirements-dev.txt
 	$(VPY) -m pip install --quiet --no-deps $(SMOLLM_PIN)

@@ -6,10 +6,15 @@ submit moves it to ``submitted_count``; skip and expiry give it back. Every coun
 ``UPDATE … SET x = x ± n`` made while holding the task's row lock or inside a conditional UPDATE,
 so nothing is counted twice under concurrency.
 
-Concurrency: on PostgreSQL the candidate scan is ``SELECT … FOR UPDATE OF task SKIP LOCKED``, so
-32 labelers asking at once each lock a different task instead of queueing on the first one; the
-WHERE clause is re-checked on the locked row version, so a task filled meanwhile is passed over.
-On SQLite every transaction is ``BEGIN IMMEDIATE`` (settings), which serializes writers.
+Concurrency: on PostgreSQL the candidate scan is ``SELECT … FOR NO KEY UPDATE OF task SKIP LOCKED``
+(FOR UPDATE's weaker sibling: it does not block the foreign-key checks of inserts that reference
+the task), so 32 labelers asking at once each lock a different task instead of queueing on the
+first one; the WHERE clause is re-checked on the locked row version, so a task filled meanwhile is
+passed over. On SQLite every transaction is ``BEGIN IMMEDIATE`` (settings), which serializes writers.
+
+Lock order, which keeps it deadlock-free: submit/skip lock the assignment, then update its task;
+the sweep locks assignments (SKIP LOCKED), then tasks in id order; ``next`` locks one task and
+only waits for a lock while holding none.
 """
 
 import random

@@ -114,7 +114,7 @@ export function RankingBoard({ board, onChange, texts, likert }: Props) {
     else if (over.startsWith('gap-')) next = B.placeAsNewBucket(board, id, Number(over.slice(4)))
     else if (over === 'pool') next = B.unrank(board, id)
     setFocused(id)
-    apply(next, id, 'moved')
+    if (JSON.stringify(next.buckets) !== JSON.stringify(board.buckets)) apply(next, id, 'moved')
   }
   const announcements: Announcements = {
     onDragStart: ({ active }) => `Picked up output ${L(Number(String(active.id).slice(5)))}.`,
@@ -247,7 +247,7 @@ function Chip(props: {
       tabIndex={props.focused ? 0 : -1}
       aria-roledescription="rankable output"
       aria-describedby="board-help"
-      aria-label={`Output ${props.label}${props.likert ? `, rated ${props.likert}` : ''}. ${props.description}`}
+      aria-label={`${props.description.replace(/\.$/, '')}${props.likert ? `, rated ${props.likert}` : ''}.`}
       data-chip={props.id}
       className={`chip ${isDragging ? 'dragging' : ''}`}
       onFocus={props.onFocus}

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# The labeling load benchmark end to end: a fresh PostgreSQL database, gunicorn (2*cores+1 gthread
+# workers), C = 1, 8, 32 simulated labelers draining N ranking tasks (K=4, overlap 1), then stop.
+#
+#   bash bench/run_labeling_load.sh                 # N=2000, levels "1 8 32"
+#   N=500 LEVELS="8" bash bench/run_labeling_load.sh
+#
+# Needs PostgreSQL on 127.0.0.1:5432 (make services). Results: printed, and appended to var/bench/results.jsonl.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+VPY=${VPY:-.venv/bin/python}
+N=${N:-2000}
+K=${K:-4}
+OVERLAP=${OVERLAP:-1}
+LEVELS=${LEVELS:-"1 8 32"}
+PORT=${PORT:-8123}
+DB=${BENCH_DB:-prefloop_bench}
+CORES=$(nproc)
+WORKERS=${WORKERS:-$((2 * CORES + 1))}
+THREADS=${THREADS:-4}
+OUT=var/bench
+mkdir -p "$OUT"
+
+export DATABASE_URL="postgres://postgres@127.0.0.1:5432/$DB"
+export DJANGO_SETTINGS_MODULE=config.settings.production
+export SECRET_KEY=${SECRET_KEY:-bench-only-not-secret}
+export SESSION_COOKIE_SECURE=false CSRF_COOKIE_SECURE=false
+export CONN_MAX_AGE=600 LOG_LEVEL=ERROR
+
+psql -h 127.0.0.1 -U postgres -d postgres -qc "DROP DATABASE IF EXISTS $DB" >/dev/null 2>&1
+psql -h 127.0.0.1 -U postgres -d postgres -qc "CREATE DATABASE $DB" >/dev/null
+$VPY manage.py migrate --noinput -v0
+
+MAXC=0; for C in $LEVELS; do (( C > MAXC )) && MAXC=$C; done
+
+$VPY -m gunicorn config.wsgi:application --bind "127.0.0.1:$PORT" --workers "$WORKERS" \
+  --threads "$THREADS" --worker-class gthread --keep-alive 30 --backlog 256 --log-level warning \
+  >"$OUT/gunicorn.log" 2>&1 &
+SERVER=$!
+trap 'kill $SERVER 2>/dev/null || true; wait $SERVER 2>/dev/null || true' EXIT
+for _ in $(seq 60); do
+  curl -fs -o /dev/null "http://127.0.0.1:$PORT/api/schema/" && break
+  sleep 0.5
+done
+echo "gunicorn: $WORKERS workers x $THREADS threads on $CORES cores, PostgreSQL db $DB; N=$N K=$K overlap=$OVERLAP"
+
+status=0
+for C in $LEVELS; do
+  $VPY manage.py seed_benchmark --labelers "$MAXC" --tasks "$N" --k "$K" --overlap "$OVERLAP" \
+    --tokens-file "$OUT/tokens.json" >/dev/null
+  $VPY bench/labeling_load.py --base-url "http://127.0.0.1:$PORT" --tokens-file "$OUT/tokens.json" \
+    --concurrency "$C" --json "$OUT/results.jsonl" || status=1
+done
+exit $status
