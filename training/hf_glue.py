@@ -79,6 +79,8 @@ def trainer_kwargs(cfg: RunConfig, writer: RunWriter, device: torch.device, dtyp
         use_cpu=device.type == "cpu",
         bf16=dtype == torch.bfloat16,
         dataloader_num_workers=0,
+        # Explicit, so TRL's "on by default" does not silently slow small models down.
+        activation_checkpointing=bool(getattr(cfg, "activation_checkpointing", False)),
         disable_tqdm=not sys.stderr.isatty(),  # a job log wants metrics.jsonl, not carriage returns
     )
 

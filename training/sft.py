@@ -29,6 +29,9 @@ class SFTRunConfig(RunConfig):
     warmup_steps: int = field(default=0, metadata={"help": "Linear warmup steps."})
     weight_decay: float = field(default=0.0, metadata={"help": "AdamW weight decay."})
     packing: bool = field(default=False, metadata={"help": "Pack several conversations per max_length sequence."})
+    activation_checkpointing: bool = field(
+        default=False, metadata={"help": "Recompute activations in backward: less memory, ~30% slower (TRL's default is on)."}
+    )
 
 
 def check_chat_template(tokenizer, model_path) -> None:

@@ -160,7 +160,7 @@ export function readCookie(name: string, cookie: string = typeof document === 'u
 
 type Method = 'GET' | 'POST' | 'PATCH' | 'DELETE'
 
-async function request<T>(method: Method, path: string, body?: unknown): Promise<{ status: number; data: T }> {
+export async function request<T>(method: Method, path: string, body?: unknown): Promise<{ status: number; data: T }> {
   const headers: Record<string, string> = { Accept: 'application/json' }
   let payload: BodyInit | undefined
   if (body instanceof FormData) payload = body
@@ -195,7 +195,7 @@ async function request<T>(method: Method, path: string, body?: unknown): Promise
 }
 
 /** DRF may paginate lists ({results: [...]}) or not; accept both. */
-function unpage<T>(data: T[] | { results: T[] }): T[] {
+export function unpage<T>(data: T[] | { results: T[] }): T[] {
   return Array.isArray(data) ? data : (data?.results ?? [])
 }
 
@@ -241,4 +241,8 @@ export function isAdmin(me: Me | null): boolean {
 
 export function isLabeler(me: Me | null): boolean {
   return !!me && (me.is_staff || me.roles.includes('labeler'))
+}
+
+export function isResearcher(me: Me | null): boolean {
+  return !!me && (me.is_staff || me.roles.includes('researcher'))
 }
