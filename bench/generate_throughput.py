@@ -43,6 +43,8 @@ def timed(model, tok, prompts, settings, batch_size):
 
 def main() -> int:
     """Run both modes and print the comparison."""
+    import torch
+
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default="smollm2-135m-instruct")
     ap.add_argument("--prompts", type=int, default=16)
@@ -50,7 +52,10 @@ def main() -> int:
     ap.add_argument("--max-new-tokens", type=int, default=32)
     ap.add_argument("--batch-size", type=int, default=64, help="sequences per forward pass in batched mode")
     ap.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
     args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)  # a shared CPU box: pin both modes to the same budget
 
     device = pick_device(args.device)
     path = resolve_model(args.model)
@@ -65,7 +70,7 @@ def main() -> int:
     same = sum(a == b for ra, rb in zip(batched, single) for a, b in zip(ra, rb))
     total = args.prompts * args.k
     print(f"model={path.name} device={device} prompts={args.prompts} k={args.k} "
-          f"max_new_tokens={args.max_new_tokens} threads={os.cpu_count()}")
+          f"max_new_tokens={args.max_new_tokens} torch_threads={torch.get_num_threads()} cpus={os.cpu_count()}")
     print(f"batched (batch_size={args.batch_size}): {n_b} new tokens in {t_b:.1f}s = {n_b / t_b:.1f} tokens/s")
     print(f"one-at-a-time:               {n_s} new tokens in {t_s:.1f}s = {n_s / t_s:.1f} tokens/s")
     print(f"speed-up: {(n_b / t_b) / (n_s / t_s):.2f}x   identical completions: {same}/{total}")

@@ -147,12 +147,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ties", action="store_true", help="tied groups in the rankings (fewer pairs)")
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=0,
+                        help="torch CPU threads (0 = torch default); 1 gives the steadiest CPU times on a busy machine")
     parser.add_argument("--repeats", type=int, default=1,
                         help="run each side N times (alternating) and keep the fastest wall time: CPU runs "
                              "on a shared machine are noisy; counts and accuracy are deterministic")
     parser.add_argument("--json", help="also write the results to this file")
     args = parser.parse_args(argv)
     args.lr = args.lr if args.lr is not None else (1e-3 if args.model == "tiny" else 2e-5)
+    if args.threads:
+        torch.set_num_threads(args.threads)
 
     model_path = resolve_model(args.model)
     device = pick_device(args.device)

@@ -1,6 +1,6 @@
 /// <reference types="vitest/config" />
 // Built to frontend/dist with base '/static/': Django (WhiteNoise) serves the assets under /static/
-// and labeling/spa_urls.py serves dist/index.html for the app routes (/, /login, /label/..., /admin-ui/...).
+// and labeling/spa_urls.py serves dist/index.html for the app routes (/, /login, /label/..., /admin-ui/..., /research/...).
 import react from '@vitejs/plugin-react'
 import { defineConfig } from 'vite'
 

@@ -68,17 +68,29 @@ class SeededSampler:
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
         """Return scores that are 0 at the sampled token and -inf elsewhere."""
         probs = torch.softmax(scores.float() / self.temperature, dim=-1)
-        sorted_probs, order = probs.sort(dim=-1, descending=True)
+        order = None
         if self.top_p < 1.0:
-            # keep the smallest prefix whose mass reaches top_p (the top token always survives)
-            drop = (sorted_probs.cumsum(-1) - sorted_probs) >= self.top_p
-            sorted_probs = sorted_probs.masked_fill(drop, 0.0)
-        cdf = sorted_probs.cumsum(-1)
+            probs, order = nucleus(probs, self.top_p)
+        cdf = probs.cumsum(-1)
         u = torch.stack([torch.rand((), generator=g) for g in self.generators]).to(cdf.device)
         pos = torch.searchsorted(cdf, (u * cdf[:, -1]).unsqueeze(-1)).clamp(max=cdf.shape[-1] - 1)
-        chosen = order.gather(-1, pos)
+        chosen = pos if order is None else order.gather(-1, pos)
         out = torch.full_like(scores, float("-inf"))
         return out.scatter_(-1, chosen, 0.0)
+
+
+def nucleus(probs: torch.Tensor, top_p: float, k: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
+    """Top-p filter: (probabilities sorted descending with the tail zeroed, their token ids).
+
+    Sorting a 49k vocabulary for every row costs as much as a small model's forward
+    pass on CPU, so look at the top ``k`` first; only when some row's nucleus is
+    wider than that (a very flat distribution) fall back to a full sort. Exact either way.
+    """
+    vals, ids = probs.topk(min(k, probs.shape[-1]), dim=-1)
+    if bool((vals.sum(-1) < top_p).any()):
+        vals, ids = probs.sort(dim=-1, descending=True)
+    drop = (vals.cumsum(-1) - vals) >= top_p  # keep the smallest prefix reaching top_p (top token always kept)
+    return vals.masked_fill(drop, 0.0), ids
 
 
 def eos_ids(model, tokenizer) -> list[int]:

@@ -1,3 +1,4 @@
+import { lazy, Suspense } from 'react'
 import { Navigate, Route, Routes } from 'react-router-dom'
 import { CampaignEditPage } from './admin/CampaignEditPage'
 import { CampaignListPage } from './admin/CampaignListPage'
@@ -10,9 +11,12 @@ import { HomePage } from './labeling/HomePage'
 import { LoginPage } from './labeling/LoginPage'
 import { NextTaskPage } from './labeling/NextTaskPage'
 
+// The research dashboard is its own chunk: labelers never download it.
+const ResearchRoutes = lazy(() => import('./research/ResearchRoutes'))
+
 /**
  * Routes. Django serves index.html for each of these paths (labeling/spa_urls.py); keep them in sync:
- * /, /login, /label/..., /admin-ui/...
+ * /, /login, /label/..., /admin-ui/..., /research/...
  */
 export function App() {
   return (
@@ -29,6 +33,16 @@ export function App() {
           <Route path="/admin-ui/campaigns/:id" element={<RequireAuth admin><CampaignEditPage /></RequireAuth>} />
           <Route path="/admin-ui/campaigns/:id/import" element={<RequireAuth admin><ImportPage /></RequireAuth>} />
           <Route path="/admin-ui/campaigns/:id/progress" element={<RequireAuth admin><ProgressPage /></RequireAuth>} />
+          <Route
+            path="/research/*"
+            element={
+              <RequireAuth researcher>
+                <Suspense fallback={<p role="status">Loading…</p>}>
+                  <ResearchRoutes />
+                </Suspense>
+              </RequireAuth>
+            }
+          />
           <Route path="*" element={<p role="alert">Page not found. <a href="/">Go home</a></p>} />
         </Routes>
       </Layout>

@@ -1,6 +1,6 @@
 import { createContext, type ReactNode, useCallback, useContext, useEffect, useState } from 'react'
 import { Navigate, useLocation } from 'react-router-dom'
-import { api, ApiError, isAdmin, type Me } from './api'
+import { api, ApiError, isAdmin, isResearcher, type Me } from './api'
 
 interface AuthState {
   me: Me | null
@@ -55,8 +55,8 @@ export function useAuth(): AuthState {
   return ctx
 }
 
-/** Renders children for a logged-in user (optionally a campaign admin); otherwise redirects to /login. */
-export function RequireAuth({ children, admin = false }: { children: ReactNode; admin?: boolean }) {
+/** Renders children for a logged-in user (optionally a campaign admin or a researcher); otherwise redirects to /login. */
+export function RequireAuth({ children, admin = false, researcher = false }: { children: ReactNode; admin?: boolean; researcher?: boolean }) {
   const { me, loading, error } = useAuth()
   const location = useLocation()
   if (loading) return <p className="muted" role="status">Loading…</p>
@@ -67,6 +67,18 @@ export function RequireAuth({ children, admin = false }: { children: ReactNode; 
       <p className="error" role="alert">
         This page is for campaign admins. Ask an administrator for the <code>campaign_admin</code> role.
       </p>
+    )
+  }
+  if (researcher && !isResearcher(me)) {
+    return (
+      <div className="error-box narrow" role="alert">
+        <p>
+          <strong>403 — not allowed.</strong> The research dashboard (snapshots, models, training jobs) is for researchers.
+        </p>
+        <p>
+          Ask an administrator for the <code>researcher</code> role. <a href="/">Back home</a>
+        </p>
+      </div>
     )
   }
   return <>{children}</>

@@ -223,6 +223,7 @@ def _claim(job_id: int) -> Job | None:
         if job.status == Job.Status.RUNNING:
             if job.heartbeat_at and now - job.heartbeat_at < STALE_HEARTBEAT:
                 return None  # another worker is on it
+            _kill_orphan(job)  # its runner died; its training process may still be alive on this machine
         elif job.status != Job.Status.QUEUED:
             return None  # finished or cancelled already
         if job.cancel_requested:
@@ -329,6 +330,19 @@ def run_job(job_id: int, *, poll_s: float | None = None) -> str | None:
         _finish(job, Job.Status.FAILED, log_tail=log_tail, error=f"training succeeded but registering its output failed: {exc}")
         return Job.Status.FAILED
     return Job.Status.SUCCEEDED
+
+
+def _kill_orphan(job: Job) -> None:
+    """Kill the process group of an earlier attempt if it still runs here (checked by its command line)."""
+    if not job.pid:
+        return
+    try:
+        cmdline = Path(f"/proc/{job.pid}/cmdline").read_bytes().decode(errors="replace")
+    except OSError:
+        return
+    if job.output_dir and job.output_dir in cmdline or str(services.job_dir(job)) in cmdline:
+        logger.warning("job %s: killing the orphaned training process group %s", job.pk, job.pid)
+        _signal_group(job.pid, signal.SIGKILL)
 
 
 def _signal_group(pgid: int, sig: int) -> None:

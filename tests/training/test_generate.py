@@ -80,3 +80,17 @@ def test_generate_bad_prompt_row(tiny_model_dir, tmp_path, capsys):
     code = cli.main(["generate", "--model", str(tiny_model_dir), "--prompts", str(path), "--output",
                      str(tmp_path / "o.jsonl")])
     assert code == 2 and capsys.readouterr().err.startswith(f"error: {path}:2: prompt must be a non-empty list")
+
+
+@pytest.mark.parametrize("scale", [4.0, 0.01])  # peaked (top-k shortcut) and nearly flat (full-sort fallback)
+def test_nucleus_matches_full_sort(scale):
+    from training.generate import nucleus
+
+    probs = torch.softmax(torch.randn(8, 5000, generator=torch.Generator().manual_seed(0)) * scale, dim=-1)
+    vals, ids = nucleus(probs, 0.9, k=64)
+    ref, _ = probs.sort(dim=-1, descending=True)
+    ref = ref.masked_fill((ref.cumsum(-1) - ref) >= 0.9, 0.0)
+    kept = (vals > 0).sum(-1)
+    assert torch.equal(kept, (ref > 0).sum(-1))
+    assert torch.allclose(vals.sum(-1), ref.sum(-1)) and (vals.sum(-1) >= 0.9 - 1e-6).all()
+    assert torch.equal(probs.gather(-1, ids)[vals > 0], vals[vals > 0])

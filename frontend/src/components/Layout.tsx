@@ -1,6 +1,6 @@
 import { type ReactNode, useState } from 'react'
 import { Link, NavLink, useNavigate } from 'react-router-dom'
-import { isAdmin } from '../api'
+import { isAdmin, isResearcher } from '../api'
 import { useAuth } from '../auth'
 import { isTypingTarget, useWindowKeydown } from '../hotkeys'
 import { ShortcutsHelp } from './ShortcutsHelp'
@@ -32,6 +32,7 @@ export function Layout({ children }: { children: ReactNode }) {
               Labeling
             </NavLink>
             {isAdmin(me) && <NavLink to="/admin-ui/campaigns">Campaigns</NavLink>}
+            {isResearcher(me) && <NavLink to="/research">Research</NavLink>}
           </nav>
         )}
         <div className="topbar-right">

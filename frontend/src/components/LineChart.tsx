@@ -30,7 +30,8 @@ export function LineChart({
       <figcaption className="line-chart-title">{title}</figcaption>
       <svg
         role="img"
-        aria-labelledby={`${id}-t ${id}-d`}
+        aria-labelledby={`${id}-t`}
+        aria-describedby={`${id}-d`}
         viewBox={`0 0 ${box.width} ${box.height}`}
         width="100%"
         preserveAspectRatio="xMidYMid meet"
@@ -77,8 +78,8 @@ export function LineChart({
           </tr>
         </thead>
         <tbody>
-          {downsample(points, 20).map((p) => (
-            <tr key={p.x}>
+          {downsample(points, 20).map((p, i) => (
+            <tr key={i}>
               <th scope="row">{formatNumber(p.x)}</th>
               <td>{formatNumber(p.y)}</td>
             </tr>

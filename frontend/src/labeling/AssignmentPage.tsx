@@ -1,6 +1,7 @@
 import { useEffect, useState } from 'react'
 import { Link, useLocation, useNavigate, useParams } from 'react-router-dom'
 import { api, type Assignment } from '../api'
+import { useAuth } from '../auth'
 import { drafts } from '../drafts'
 import { DemonstrationTask } from './DemonstrationTask'
 import { RankingTask } from './RankingTask'
@@ -10,6 +11,7 @@ export function AssignmentPage() {
   const id = Number(useParams().assignmentId)
   const location = useLocation()
   const navigate = useNavigate()
+  const userId = useAuth().me?.id
   const passed = (location.state as { assignment?: Assignment; flash?: string } | null) ?? null
   const [assignment, setAssignment] = useState<Assignment | null>(
     passed?.assignment?.assignment_id === id ? passed.assignment : null,
@@ -30,8 +32,8 @@ export function AssignmentPage() {
 
   const finished = assignment?.status === 'submitted' || assignment?.status === 'skipped'
   useEffect(() => {
-    if (finished) drafts().clear(id) // the server has the final word on it: a local copy is obsolete
-  }, [finished, id])
+    if (finished && userId !== undefined) drafts(userId).clear(id) // the server has the final word on it: a local copy is obsolete
+  }, [finished, id, userId])
 
   if (error) {
     return (

@@ -1,6 +1,6 @@
 import { useEffect } from 'react'
 import { Link } from 'react-router-dom'
-import { isAdmin, isLabeler } from '../api'
+import { isAdmin, isLabeler, isResearcher } from '../api'
 import { useAuth } from '../auth'
 import { drafts } from '../drafts'
 
@@ -11,7 +11,7 @@ export function HomePage() {
     void refresh() // counts change after every submission
   }, [refresh])
   if (!me) return null
-  const unsent = drafts().list()
+  const unsent = drafts(me.id).list()
   const open = me.campaigns.filter((c) => c.open_tasks > 0)
 
   return (
@@ -75,6 +75,12 @@ export function HomePage() {
               <>
                 {' '}
                 <Link to="/admin-ui/campaigns">Manage campaigns</Link>
+              </>
+            )}
+            {isResearcher(me) && (
+              <>
+                {' '}
+                <Link to="/research">Open the research dashboard</Link>
               </>
             )}
           </p>

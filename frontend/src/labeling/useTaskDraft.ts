@@ -1,8 +1,9 @@
 import { useCallback, useEffect, useRef, useState } from 'react'
-import { drafts, type DraftBody } from '../drafts'
+import { useAuth } from '../auth'
+import { createDraftStore, drafts, type DraftBody, MemoryStorage } from '../drafts'
 
 /**
- * A task's working state, mirrored to the local draft store on every change (and the timer every few
+ * A task's working state, mirrored to the signed-in user's local draft store on every change (and the timer every few
  * seconds and when the page is hidden), so a reload or a crash restores it. `finish()` forgets it.
  */
 export function useTaskDraft<B extends DraftBody>(
@@ -10,7 +11,10 @@ export function useTaskDraft<B extends DraftBody>(
   initial: () => B,
   restore: (saved: DraftBody) => B | null,
 ) {
-  const store = drafts()
+  const { me } = useAuth()
+  // Keyed by the signed-in user (task pages are behind RequireAuth, so `me` is set; the memory store
+  // is a guard that never writes one user's work where another could see it).
+  const [store] = useState(() => (me ? drafts(me.id) : createDraftStore(new MemoryStorage(), 0)))
   const [boot] = useState(() => {
     const d = store.load(assignmentId)
     const restored = d ? restore(d.body) : null

@@ -71,7 +71,7 @@ class Command(BaseCommand):
             rankable = {p.pk: by_hash[p.content_hash] for p in missing if len(by_hash.get(p.content_hash, [])) >= 2}
             if rankable:
                 ranking_tasks_create_from_outputs(
-                    campaign=campaign, outputs=rankable, model_version=model if source == "smollm2" else None,
+                    campaign=campaign, outputs=rankable, model_version=None if source == "canned" else model,
                     generation_settings={**GENERATION, "source": source},
                 )
             self.stdout.write(f"ranking tasks: {len(rankable)} created from {source} outputs")
@@ -132,7 +132,7 @@ class Command(BaseCommand):
         prompts_path, out_path, _ = self._cache_paths()
         if out_path.is_file():
             self.stdout.write(f"{self.model_name} outputs: cached in {out_path}")
-            return self._read_generations(out_path), "smollm2"
+            return self._read_generations(out_path), self.model_name
         prompts_path.write_text("".join(json.dumps({"prompt": p["messages"], "prompt_id": i}, ensure_ascii=False) + "\n"
                                         for i, p in enumerate(DEMO_PROMPTS)), encoding="utf-8")
         env = {**os.environ, "HF_HUB_OFFLINE": "1", "PREFLOOP_MODEL_CACHE": str(settings.PREFLOOP_MODEL_CACHE),
@@ -160,7 +160,7 @@ class Command(BaseCommand):
                 tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-5:])
                 return self._canned(f"`python -m training {args[0]}` failed (exit {proc.returncode}):\n{tail}"), "canned"
         self.stdout.write(f"{self.model_name} outputs written to {out_path} in {time.monotonic() - started:.0f}s")
-        return self._read_generations(out_path), "smollm2"
+        return self._read_generations(out_path), self.model_name
 
     def _read_generations(self, path: Path) -> list[list[str]]:
         by_id = {}

@@ -1,0 +1,169 @@
+import { useEffect, useRef } from 'react'
+import { Link, useLocation, useParams } from 'react-router-dom'
+import { CancelJob } from './CancelJob'
+import { EvaluateResult } from './EvaluateResult'
+import { ageSeconds, ageText, dateText } from './format'
+import { JobMetrics } from './JobMetrics'
+import { usePoll, useRegistry, useResource } from './hooks'
+import { isLive, type JobDetail, researchApi } from './researchApi'
+import { ErrorAlert, JobProgress, ResearchTabs, StatusBadge } from './widgets'
+
+const json = (v: unknown) => JSON.stringify(v, null, 2)
+
+function Facts({ job }: { job: JobDetail }) {
+  const beat = ageSeconds(job.heartbeat_at, Date.now())
+  const stale = job.status === 'running' && (beat === null || beat > 60)
+  return (
+    <section className="panel" aria-labelledby="status-title">
+      <h2 id="status-title">Status</h2>
+      <dl className="facts">
+        <dt>Status</dt>
+        <dd>
+          <StatusBadge status={job.status} cancelRequested={job.cancel_requested} />
+        </dd>
+        <dt>Progress</dt>
+        <dd>
+          <JobProgress value={job.progress} label="Job progress" />
+        </dd>
+        <dt>Heartbeat</dt>
+        {isLive(job.status) ? (
+          <dd className={stale ? 'warn-text' : undefined}>
+            {ageText(beat)}
+            {stale && ' (no sign of life for over a minute)'}
+          </dd>
+        ) : (
+          <dd className="muted">{beat === null ? '—' : `last ${ageText(beat)}`}</dd>
+        )}
+        <dt>Attempts</dt>
+        <dd>{job.attempts}</dd>
+        <dt>Created</dt>
+        <dd>
+          {dateText(job.created_at)}
+          {job.created_by && ` by ${job.created_by}`}
+        </dd>
+        <dt>Started</dt>
+        <dd>{dateText(job.started_at)}</dd>
+        <dt>Finished</dt>
+        <dd>{dateText(job.finished_at)}</dd>
+        <dt>Output folder</dt>
+        <dd className="path">{job.output_dir || '—'}</dd>
+      </dl>
+    </section>
+  )
+}
+
+function Io({ job, registry }: { job: JobDetail; registry: ReturnType<typeof useRegistry> }) {
+  const model = (id: number) => {
+    const m = registry.modelById.get(id)
+    return (
+      <li key={id}>
+        <Link to={`/research/models#model-${id}`}>{m ? m.name : `model #${id}`}</Link>
+        {m && <span className="badge">{m.kind}</span>}
+      </li>
+    )
+  }
+  return (
+    <section className="panel" aria-labelledby="io-title">
+      <h2 id="io-title">Inputs and outputs</h2>
+      <h3>Snapshots</h3>
+      <ul className="plain">
+        {job.input_snapshots.map((id) => {
+          const s = registry.snapshotById.get(id)
+          return (
+            <li key={id}>
+              <Link to={`/research/snapshots#snapshot-${id}`}>{s ? s.name : `snapshot #${id}`}</Link>
+              {s && <span className="badge">{s.kind}</span>}
+            </li>
+          )
+        })}
+        {job.input_snapshots.length === 0 && <li className="muted">none</li>}
+      </ul>
+      <h3>Models</h3>
+      <ul className="plain">
+        {job.input_models.map(model)}
+        {job.input_models.length === 0 && <li className="muted">none</li>}
+      </ul>
+      <h3>Produced models</h3>
+      <ul className="plain">
+        {job.model_versions.map(model)}
+        {job.model_versions.length === 0 && <li className="muted">{job.status === 'succeeded' ? 'none (this kind makes no model)' : 'none yet'}</li>}
+      </ul>
+    </section>
+  )
+}
+
+function LogTail({ text }: { text: string }) {
+  const ref = useRef<HTMLPreElement>(null)
+  useEffect(() => {
+    if (ref.current) ref.current.scrollTop = ref.current.scrollHeight // follow the end, like tail -f
+  }, [text])
+  return (
+    <section className="panel" aria-labelledby="log-title">
+      <h2 id="log-title">Log (last lines)</h2>
+      {text ? (
+        <pre ref={ref} className="log" tabIndex={0}>
+          {text}
+        </pre>
+      ) : (
+        <p className="muted">Nothing logged yet.</p>
+      )}
+    </section>
+  )
+}
+
+/** One job: status, progress, heartbeat, inputs and outputs, metric plots, log tail, result; refreshes while live. */
+export function JobDetailPage() {
+  const id = Number(useParams().id)
+  const flash = (useLocation().state as { flash?: string } | null)?.flash
+  const { data: job, error, reload, setData } = useResource(() => researchApi.job(id), [id])
+  const registry = useRegistry()
+  usePoll(reload, !!job && isLive(job.status), 2000)
+
+  if (!job) {
+    return (
+      <div className="research">
+        <ResearchTabs title={`Job #${id}`} />
+        {error ? <ErrorAlert error={`Could not load job #${id}: ${error}`} /> : <p role="status">Loading…</p>}
+      </div>
+    )
+  }
+  return (
+    <div className="research">
+      <ResearchTabs title={`Job #${job.id} · ${job.kind}`}>
+        <span className="head-actions">
+          <StatusBadge status={job.status} cancelRequested={job.cancel_requested} />
+          <CancelJob job={job} onCancelled={setData} />
+        </span>
+      </ResearchTabs>
+      {flash && (
+        <p className="success" role="status">
+          {flash}
+        </p>
+      )}
+      {error && <ErrorAlert error={`Could not refresh: ${error}`} />}
+      {job.kind === 'evaluate' && <EvaluateResult result={job.result} />}
+      {job.error && (
+        <section className="error-box job-error" aria-labelledby="error-title">
+          <h2 id="error-title">Error</h2>
+          <pre>{job.error}</pre>
+        </section>
+      )}
+      <div className="detail-grid">
+        <Facts job={job} />
+        <Io job={job} registry={registry} />
+      </div>
+      {(isLive(job.status) || job.metrics.length > 0) && <JobMetrics rows={job.metrics} />}
+      {(isLive(job.status) || job.log_tail) && <LogTail text={job.log_tail} />}
+      <div className="detail-grid">
+        <section className="panel" aria-labelledby="params-title">
+          <h2 id="params-title">Params</h2>
+          <pre className="json">{json(job.params)}</pre>
+        </section>
+        <section className="panel" aria-labelledby="result-title">
+          <h2 id="result-title">Result</h2>
+          {Object.keys(job.result ?? {}).length ? <pre className="json">{json(job.result)}</pre> : <p className="muted">No result yet.</p>}
+        </section>
+      </div>
+    </div>
+  )
+}

@@ -1,0 +1,22 @@
+import { Navigate, Route, Routes } from 'react-router-dom'
+import { JobDetailPage } from './JobDetailPage'
+import { JobsPage } from './JobsPage'
+import { ModelsPage } from './ModelsPage'
+import { NewJobPage } from './NewJobPage'
+import { SnapshotsPage } from './SnapshotsPage'
+import './research.css'
+
+/** /research/...: a separate chunk, loaded only by researchers (App.tsx lazy-loads it behind the role check). */
+export default function ResearchRoutes() {
+  return (
+    <Routes>
+      <Route index element={<Navigate to="snapshots" replace />} />
+      <Route path="snapshots" element={<SnapshotsPage />} />
+      <Route path="models" element={<ModelsPage />} />
+      <Route path="jobs" element={<JobsPage />} />
+      <Route path="jobs/new" element={<NewJobPage />} />
+      <Route path="jobs/:id" element={<JobDetailPage />} />
+      <Route path="*" element={<p role="alert">Page not found. <a href="/research">Research home</a></p>} />
+    </Routes>
+  )
+}

@@ -1,0 +1,45 @@
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import { ApiError } from '../api'
+import { formErrors } from './apiErrors'
+import { researchApi } from './researchApi'
+
+afterEach(() => vi.unstubAllGlobals())
+
+function respond(status: number, body?: unknown) {
+  return vi.fn(async () => new Response(body === undefined ? null : JSON.stringify(body), { status }))
+}
+
+describe('research client', () => {
+  it('unwraps paginated lists', async () => {
+    const fetch = respond(200, { count: 1, next: null, previous: null, results: [{ id: 3, name: 's' }] })
+    vi.stubGlobal('fetch', fetch)
+    expect(await researchApi.snapshots()).toEqual([{ id: 3, name: 's' }])
+    expect((fetch.mock.calls[0] as unknown as [string])[0]).toBe('/api/v1/snapshots?limit=500')
+  })
+
+  it('posts a job and cancels one with the CSRF header', async () => {
+    vi.stubGlobal('document', { cookie: 'csrftoken=t0k' })
+    const fetch = respond(201, { id: 9, status: 'queued' })
+    vi.stubGlobal('fetch', fetch)
+    await researchApi.createJob({ kind: 'sft', params: { max_steps: 5 }, input_snapshot_ids: [1], input_model_ids: [2] })
+    await researchApi.cancelJob(9)
+    const [url, init] = fetch.mock.calls[0] as unknown as [string, RequestInit]
+    expect(url).toBe('/api/v1/jobs')
+    expect(JSON.parse(init.body as string)).toEqual({ kind: 'sft', params: { max_steps: 5 }, input_snapshot_ids: [1], input_model_ids: [2] })
+    expect((init.headers as Record<string, string>)['X-CSRFToken']).toBe('t0k')
+    const [url2, init2] = fetch.mock.calls[1] as unknown as [string, RequestInit]
+    expect([url2, init2.method]).toEqual(['/api/v1/jobs/9/cancel', 'POST'])
+  })
+})
+
+describe('form errors', () => {
+  it('places known fields and gathers the rest into one message', () => {
+    const e = new ApiError(400, 'x', { name: ['a snapshot named "a" already exists'], seed: ['bad'], detail: ['nothing to export'] })
+    expect(formErrors(e, ['name'])).toEqual({ fields: { name: ['a snapshot named "a" already exists'] }, general: 'nothing to export seed: bad' })
+  })
+
+  it('falls back to the error text', () => {
+    expect(formErrors(new ApiError(500, 'The server had a problem'), ['name'])).toEqual({ fields: {}, general: 'The server had a problem' })
+    expect(formErrors(new Error('boom'), [])).toEqual({ fields: {}, general: 'boom' })
+  })
+})
