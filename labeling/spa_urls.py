@@ -3,7 +3,7 @@
 Vite builds with ``base: '/static/'``, so the hashed JS/CSS live under ``/static/assets/`` and are served
 by WhiteNoise (``frontend/dist`` is in STATICFILES_DIRS once built). Every client-side route of the SPA
 must be listed here so a reload or a shared link lands on the app: ``/``, ``/login``, ``/label/...``,
-``/admin-ui/...``. ``/admin/`` (Django admin) and ``/api/`` are not ours.
+``/admin-ui/...``, ``/research/...``. ``/admin/`` (Django admin) and ``/api/`` are not ours.
 """
 from pathlib import Path
 
@@ -45,5 +45,5 @@ def spa_index(request, *args, **kwargs):
 
 urlpatterns = [
     re_path(r"^$", spa_index, name="spa"),
-    re_path(r"^(?:login|label|admin-ui)(?:/.*)?$", spa_index, name="spa-route"),
+    re_path(r"^(?:login|label|admin-ui|research)(?:/.*)?$", spa_index, name="spa-route"),
 ]

@@ -14,7 +14,7 @@ def built(settings, tmp_path):
     return dist
 
 
-@pytest.mark.parametrize("path", ["/", "/login", "/label", "/label/a/12", "/admin-ui/campaigns/3/progress"])
+@pytest.mark.parametrize("path", ["/", "/login", "/label", "/label/a/12", "/admin-ui/campaigns/3/progress", "/research/jobs/3"])
 def test_app_routes_get_index_with_csrf_cookie_and_csp(built, path):
     response = Client().get(path)
     assert response.status_code == 200

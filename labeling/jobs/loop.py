@@ -18,13 +18,16 @@ def generations_path(job: Job) -> Path:
     return Path(job.output_dir) / "generations.jsonl"
 
 
-def _clean_samples(texts) -> list[str]:
-    """Non-empty, distinct (a ranking of two identical texts teaches nothing), at most MAX_RANKED."""
+def clean_samples(texts) -> list[str]:
+    """Non-empty, NUL-free, distinct (ranking two identical texts teaches nothing), at most MAX_RANKED."""
     seen, out = set(), []
     for text in texts or []:
-        if isinstance(text, str) and text.strip() and text.strip() not in seen:
-            seen.add(text.strip())
-            out.append(text.strip())
+        if not isinstance(text, str):
+            continue
+        text = text.replace("\x00", "").strip()  # a sampled NUL byte cannot be stored in PostgreSQL text
+        if text and text not in seen:
+            seen.add(text)
+            out.append(text)
     return out[:MAX_RANKED]
 
 
@@ -46,7 +49,7 @@ def import_generated(*, job: Job, result: dict | None = None) -> dict:
                 pid = int(row["prompt_id"])
             except (KeyError, TypeError, ValueError):
                 continue
-            outputs[pid] = _clean_samples(row.get("completions"))
+            outputs[pid] = clean_samples(row.get("completions"))
             settings_by_prompt[pid] = row.get("settings") or {}
     only = job.params.get("campaign")
     prompt_campaign = dict(Prompt.objects.filter(pk__in=list(outputs)).values_list("id", "campaign_id"))

@@ -8,7 +8,6 @@ import re
 from datetime import timedelta
 
 import pytest
-from django.urls import Resolver404, resolve
 from django.utils import timezone
 from playwright.sync_api import Page, expect
 
@@ -23,15 +22,6 @@ from browser_support import XSS, login
 from test_browser_a11y import audit, axe_page  # noqa: F401  (axe_page is a fixture)
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser"), pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def research_routes(settings):
-    """Serve the SPA at /research/... (see research_spa_urls: pending a one-line change in labeling/spa_urls.py)."""
-    try:
-        resolve("/research/jobs")
-    except Resolver404:
-        settings.ROOT_URLCONF = "research_spa_urls"
 
 
 @pytest.fixture
@@ -51,7 +41,7 @@ def _metric_rows(n: int) -> list[dict]:
 
 
 @pytest.fixture
-def research_setup(roles_exist, settings, tmp_path, research_routes, enqueued):
+def research_setup(roles_exist, settings, tmp_path, enqueued):
     settings.PREFLOOP_DATA_DIR = tmp_path / "data"
     seed.user("rita", roles.RESEARCHER)
     seed.user("lars")

@@ -118,6 +118,12 @@ export function JobDetailPage() {
   const { data: job, error, reload, setData } = useResource(() => researchApi.job(id), [id])
   const registry = useRegistry()
   usePoll(reload, !!job && isLive(job.status), 2000)
+  // A job that just finished may have registered a model the registry list has not seen yet.
+  const producedKey = job ? `${job.status}:${job.model_versions.join(',')}` : ''
+  useEffect(() => {
+    if (job && registry.models.data && job.model_versions.some((m) => !registry.modelById.has(m))) void registry.models.reload()
+    // Deliberately keyed on the job, not on the registry: one reload per change, never a loop.
+  }, [producedKey, !!registry.models.data])
 
   if (!job) {
     return (

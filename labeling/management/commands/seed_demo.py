@@ -24,6 +24,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from labeling import roles
+from labeling.jobs.loop import clean_samples
 from labeling.management.commands._demo_prompts import CANNED_STYLES, DEMO_PROMPTS, GUIDELINES
 from labeling.models import Campaign, ModelVersion, Prompt, Task
 from labeling.services.campaigns import campaign_activate, campaign_create
@@ -170,8 +171,7 @@ class Command(BaseCommand):
                 by_id[int(row["prompt_id"])] = row["completions"]
         texts = []
         for i in range(len(DEMO_PROMPTS)):
-            clean = list(dict.fromkeys(t.strip() for t in by_id.get(i, []) if isinstance(t, str) and t.strip()))
-            texts.append(clean[:K])
+            texts.append(clean_samples(by_id.get(i, []))[:K])
         return texts
 
     def _canned(self, reason: str) -> list[list[str]]:
