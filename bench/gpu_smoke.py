@@ -104,7 +104,7 @@ def main() -> int:
     root.mkdir(parents=True, exist_ok=True)
     snaps = synthetic_snapshots(root)
     common = ["--device", args.device, "--logging_steps", "5", "--save_steps", "0"]
-    sft, rm, ppo, dpo = (root / n for n in ("sft", "rm", "ppo", "dpo"))
+    sft, rm, ppo, dpo = (root / n for n in ("sft", "reward", "ppo", "dpo"))  # folder = stage name
     stages = [
         ("sft", ["sft", "--model", args.model, "--data", snaps["sft"], "--output_dir", sft, "--max_steps", "30",
                  "--batch_size", "8", "--learning_rate", "5e-5", *common]),

@@ -27,7 +27,8 @@ class DPORunConfig(RunConfig):
     beta: float = field(default=0.1, metadata={"help": "DPO temperature: strength of the implicit KL penalty."})
     warmup_steps: int = field(default=0, metadata={"help": "Linear warmup steps."})
     activation_checkpointing: bool = field(
-        default=False, metadata={"help": "Recompute activations in backward: less memory, ~30% slower (TRL's default is on)."}
+        default=False,
+        metadata={"help": "Recompute activations in backward: less memory, ~30% slower (TRL's default is on)."},
     )
 
 

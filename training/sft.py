@@ -30,7 +30,8 @@ class SFTRunConfig(RunConfig):
     weight_decay: float = field(default=0.0, metadata={"help": "AdamW weight decay."})
     packing: bool = field(default=False, metadata={"help": "Pack several conversations per max_length sequence."})
     activation_checkpointing: bool = field(
-        default=False, metadata={"help": "Recompute activations in backward: less memory, ~30% slower (TRL's default is on)."}
+        default=False,
+        metadata={"help": "Recompute activations in backward: less memory, ~30% slower (TRL's default is on)."},
     )
 
 
