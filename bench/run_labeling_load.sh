@@ -49,7 +49,20 @@ status=0
 for C in $LEVELS; do
   $VPY manage.py seed_benchmark --labelers "$MAXC" --tasks "$N" --k "$K" --overlap "$OVERLAP" \
     --tokens-file "$OUT/tokens.json" >/dev/null
-  $VPY bench/labeling_load.py --base-url "http://127.0.0.1:$PORT" --tokens-file "$OUT/tokens.json" \
+  $VPY bench/cpu_snapshot.py >"$OUT/cpu-before.json"
+  /usr/bin/time -f "%U %S" -o "$OUT/client-cpu.txt" \
+    $VPY bench/labeling_load.py --base-url "http://127.0.0.1:$PORT" --tokens-file "$OUT/tokens.json" \
     --concurrency "$C" --json "$OUT/results.jsonl" || status=1
+  used=$($VPY bench/cpu_snapshot.py --since "$OUT/cpu-before.json")
+  client=$(awk '{print $1 + $2}' "$OUT/client-cpu.txt")
+  annotations=$(tail -1 "$OUT/results.jsonl" | $VPY -c 'import json,sys; print(json.load(sys.stdin)["annotations"])')
+  $VPY - "$used" "$client" "$annotations" <<'PY'
+import json, os, sys
+used, client, n = json.loads(sys.argv[1]), float(sys.argv[2]), max(int(sys.argv[3]), 1)
+total = used["gunicorn"] + used["postgres"] + client
+print(f"      CPU per annotation: web {1000 * used['gunicorn'] / n:.1f} ms + postgres {1000 * used['postgres'] / n:.1f} ms"
+      f" + client {1000 * client / n:.1f} ms = {1000 * total / n:.1f} ms"
+      f" → at most {n / total * os.cpu_count():.0f} annotations/s on {os.cpu_count()} idle cores")
+PY
 done
 exit $status

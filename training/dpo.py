@@ -78,9 +78,8 @@ def to_pairs(rows: list[dict]) -> int:
 def run(cfg: DPORunConfig, callbacks=()) -> dict:
     """Validate inputs, train, save ``model/`` atomically and write result.json; return the result."""
     from training.data import load_snapshot
-    from training.hf_glue import prepare_writer, train_with_resume
+    from training.hf_glue import prepare_writer, save_trainer_model, train_with_resume
     from training.modeling import pick_device, pick_dtype, resolve_model, seed_everything
-    from training.runio import save_model_atomic
 
     snapshot = load_snapshot(cfg.data, "comparisons")
     pairwise_dataset(snapshot.train, cfg.data)  # fail on "no pairs" before loading any model
@@ -92,9 +91,11 @@ def run(cfg: DPORunConfig, callbacks=()) -> dict:
     trainer = build_trainer(cfg, snapshot, model_path, writer, device, dtype, callbacks)
     train_with_resume(trainer, writer, cfg.resume)
     evaluation = trainer.evaluate() if trainer.eval_dataset is not None else {}
-    save_model_atomic(trainer.model, trainer.processing_class, writer.model_dir,
-                      info={"kind": "policy", "method": "dpo", "base_model": str(model_path),
-                            "steps": trainer.state.global_step})
+    save_trainer_model(trainer, writer.model_dir, info={"kind": "policy", "method": "dpo",
+                                                       "base_model": str(model_path),
+                                                       "steps": trainer.state.global_step})
+    if not trainer.is_world_process_zero():
+        return {}
     return writer.write_result(
         command="dpo", config=cfg.to_dict(), inputs=snapshot.files,
         summary={"train_rows": len(snapshot.train), "train_pairs": to_pairs(snapshot.train),
@@ -108,5 +109,6 @@ def main(argv: list[str] | None = None) -> int:
     """CLI entry: ``python -m training dpo ...``."""
     cfg = parse_config(DPORunConfig, argv, prog="python -m training dpo")
     result = run(cfg)
-    print(f"dpo: done, model in {result['model_dir']}")
+    if result:  # rank 0 only
+        print(f"dpo: done, model in {result['model_dir']}")
     return 0

@@ -134,7 +134,9 @@ def generate_completions(model, tokenizer, prompts: list[list[dict]], settings: 
         tokenizer.padding_side = "left"  # every prompt must end where generation starts
     indices = list(range(len(prompts))) if indices is None else indices
     texts = [tokenizer.apply_chat_template(p, tokenize=False, add_generation_prompt=True) for p in prompts]
-    rows = [(i, j) for i in range(len(prompts)) for j in range(settings.k)]
+    greedy = settings.temperature == 0
+    # greedy samples are all identical: decode each prompt once and copy
+    rows = [(i, j) for i in range(len(prompts)) for j in range(1 if greedy else settings.k)]
     rows.sort(key=lambda r: len(texts[r[0]]))  # similar lengths together: less padding
     stops = eos_ids(model, tokenizer)
     results: list[list[str | None]] = [[None] * settings.k for _ in prompts]
@@ -146,6 +148,8 @@ def generate_completions(model, tokenizer, prompts: list[list[dict]], settings: 
         new_tokens += n
         for (i, j), text in zip(chunk, decoded):
             results[i][j] = text
+    if greedy:
+        results = [[r[0]] * settings.k for r in results]
     if stats is not None:
         stats.update(new_tokens=new_tokens, seconds=time.perf_counter() - t0)
     return results

@@ -11,14 +11,17 @@ on CPU everything is fp32.
 
 from __future__ import annotations
 
+import os
+import shutil
 import sys
 import time
+from pathlib import Path
 
 import torch
 from transformers import TrainerCallback
 
 from training.config import RunConfig
-from training.runio import RunWriter, latest_trainer_checkpoint
+from training.runio import MODEL_MARKER, RunWriter, latest_trainer_checkpoint, utc_now, write_json_atomic
 
 # Trainer log keys copied into metrics rows as extras when present.
 EXTRA_KEYS = ("grad_norm", "epoch", "mean_token_accuracy", "entropy",
@@ -39,15 +42,17 @@ class MetricsCallback(TrainerCallback):
         self._last_tokens, self._last_time = 0.0, time.perf_counter()
 
     def on_step_end(self, args, state, control, **kwargs):
-        """Checkpoint the last step too, so a finished run can be resumed or inspected."""
-        if self.save_at_end and args.save_strategy != "no" and state.global_step >= state.max_steps:
-            control.should_save = True
+        """Log and checkpoint the last step too (a run shorter than logging_steps still gets a row)."""
+        if state.global_step >= state.max_steps:
+            control.should_log = True
+            if self.save_at_end and args.save_strategy != "no":
+                control.should_save = True
         return control
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         """Convert a training log event (one with 'loss') into a metrics row."""
         logs = logs or {}
-        if "loss" not in logs:
+        if not state.is_world_process_zero or "loss" not in logs:
             return  # eval and end-of-train summaries go to result.json instead
         now = time.perf_counter()
         tokens = logs.get("num_tokens")
@@ -97,11 +102,42 @@ def train_with_resume(trainer, writer: RunWriter, resume: bool) -> None:
     trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint is not None else None)
 
 
+def is_main_process() -> bool:
+    """True on rank 0 (or when not launched by torchrun / accelerate launch)."""
+    return int(os.environ.get("RANK", "0")) == 0
+
+
 def prepare_writer(cfg: RunConfig, device: torch.device) -> RunWriter:
     """Create the RunWriter; a fresh (non-resumed) run forgets earlier outputs in output_dir."""
     writer = RunWriter(cfg.output_dir, device=device)
-    if cfg.resume:
+    if not is_main_process():
+        pass  # rank 0 owns the files
+    elif cfg.resume:
         writer.result_path.unlink(missing_ok=True)  # stale until this run succeeds
     else:
         writer.start_fresh()
     return writer
+
+
+def save_trainer_model(trainer, model_dir: Path, info: dict) -> None:
+    """Save the trained model + tokenizer so that ``model_dir`` appears only when complete.
+
+    ``trainer.save_model`` is collective under FSDP/DeepSpeed (every rank must
+    call it, rank 0 writes), so it writes into a fixed temp name shared by all
+    ranks; rank 0 then adds the marker and renames the folder into place.
+    """
+    tmp = model_dir.with_name(f"{model_dir.name}.tmp-final")
+    if trainer.is_world_process_zero():
+        shutil.rmtree(tmp, ignore_errors=True)  # leftovers of a crash during an earlier save
+    trainer.accelerator.wait_for_everyone()
+    trainer.save_model(str(tmp))  # model weights + config + tokenizer (processing_class)
+    if not trainer.is_world_process_zero():
+        return
+    (tmp / "training_args.bin").unlink(missing_ok=True)  # belongs to checkpoints, not to a model
+    write_json_atomic(tmp / MODEL_MARKER, {"saved_at": utc_now(), **info})
+    old = model_dir.with_name(f"{model_dir.name}.old")
+    if model_dir.exists():
+        shutil.rmtree(old, ignore_errors=True)
+        os.rename(model_dir, old)
+    os.rename(tmp, model_dir)
+    shutil.rmtree(old, ignore_errors=True)

@@ -3,7 +3,8 @@
 ``resolve_model`` turns ``--model`` into a local folder: a registered name
 (``tiny``, ``smollm2-135m-instruct``) is prepared once into the model cache
 (``$PREFLOOP_MODEL_CACHE`` or ``~/.cache/prefloop/models``); anything else must
-be a Hugging Face folder with a config and a tokenizer. No hub access is ever
+be a Hugging Face folder with a config and a tokenizer, or a finished run
+folder whose ``model/`` is one. No hub access is ever
 attempted (the platform runs offline), so ``HF_HUB_OFFLINE`` is forced on.
 """
 
@@ -52,7 +53,10 @@ def resolve_model(name_or_path: str | os.PathLike, cache_dir: str | os.PathLike 
         from training.prepare import prepare_model  # lazy: pulls in tokenizers/gguf
 
         return prepare_model(name, Path(cache_dir) if cache_dir else default_cache_dir())
-    return check_model_dir(Path(name).expanduser())
+    path = Path(name).expanduser()
+    if not (path / "config.json").exists() and (path / "model" / "config.json").exists():
+        path = path / "model"  # a finished run folder (--output_dir of sft/dpo/ppo): use its model
+    return check_model_dir(path)
 
 
 def pick_device(pref: str = "auto") -> "torch.device":

@@ -86,9 +86,8 @@ def build_trainer(cfg: SFTRunConfig, snapshot, model_path, writer, device, dtype
 def run(cfg: SFTRunConfig, callbacks=()) -> dict:
     """Validate inputs, train, save ``model/`` atomically and write result.json; return the result."""
     from training.data import load_snapshot
-    from training.hf_glue import prepare_writer, train_with_resume
+    from training.hf_glue import prepare_writer, save_trainer_model, train_with_resume
     from training.modeling import pick_device, pick_dtype, resolve_model, seed_everything
-    from training.runio import save_model_atomic
 
     snapshot = load_snapshot(cfg.data, "sft")  # validate every row before touching a model
     model_path = resolve_model(cfg.model)
@@ -99,8 +98,10 @@ def run(cfg: SFTRunConfig, callbacks=()) -> dict:
     trainer = build_trainer(cfg, snapshot, model_path, writer, device, dtype, callbacks)
     train_with_resume(trainer, writer, cfg.resume)
     eval_loss = trainer.evaluate()["eval_loss"] if snapshot.valid else None
-    save_model_atomic(trainer.model, trainer.processing_class, writer.model_dir,
-                      info={"kind": "sft", "base_model": str(model_path), "steps": trainer.state.global_step})
+    save_trainer_model(trainer, writer.model_dir,
+                       info={"kind": "sft", "base_model": str(model_path), "steps": trainer.state.global_step})
+    if not trainer.is_world_process_zero():
+        return {}
     return writer.write_result(
         command="sft", config=cfg.to_dict(), inputs=snapshot.files,
         summary={"train_rows": len(snapshot.train), "valid_rows": len(snapshot.valid), "eval_loss": eval_loss,
@@ -113,5 +114,6 @@ def main(argv: list[str] | None = None) -> int:
     """CLI entry: ``python -m training sft ...``."""
     cfg = parse_config(SFTRunConfig, argv, prog="python -m training sft")
     result = run(cfg)
-    print(f"sft: done, model in {result['model_dir']}")
+    if result:  # rank 0 only
+        print(f"sft: done, model in {result['model_dir']}")
     return 0

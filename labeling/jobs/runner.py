@@ -244,6 +244,45 @@ def _finish(job: Job, status: str, **fields) -> None:
                                          pid=None, **fields)
 
 
+def _supervise(job: Job, proc: subprocess.Popen, tail: MetricsTail, log_path: Path, metrics: list[dict],
+               poll_s: float) -> tuple[int, float | None]:
+    """Poll the child until it exits: metrics, progress, heartbeat, log tail, cancel. Returns
+    (exit status, when SIGTERM was sent or None)."""
+    cancel_sent_at: float | None = None
+    killed = False
+    last_log = None
+    while True:
+        returncode = proc.poll()
+        new_rows = tail.read()
+        now = timezone.now()
+        updates = {"heartbeat_at": now, "updated_at": now}
+        log_tail = _log_tail(log_path)
+        if log_tail != last_log:
+            updates["log_tail"] = last_log = log_tail
+        if new_rows:
+            if job.attempts > 1:  # a resumed run re-logs steps after its checkpoint
+                last_step = new_rows[0].get("step")
+                metrics = [r for r in metrics if last_step is None or r.get("step", -1) < last_step]
+            metrics = _thin(metrics + new_rows)
+            updates["metrics"] = metrics
+            progress = new_rows[-1].get("progress")
+            if isinstance(progress, (int, float)):
+                updates["progress"] = float(min(max(progress, 0.0), 1.0))
+        Job.objects.filter(pk=job.pk).update(**updates)
+        if returncode is not None:
+            break
+        cancel = Job.objects.filter(pk=job.pk).values_list("cancel_requested", flat=True).first()
+        if cancel and cancel_sent_at is None:
+            logger.info("job %s: cancel requested, SIGTERM to process group %s", job.pk, proc.pid)
+            _signal_group(proc.pid, signal.SIGTERM)
+            cancel_sent_at = time.monotonic()
+        elif cancel_sent_at is not None and not killed and time.monotonic() - cancel_sent_at > CANCEL_GRACE_S:
+            _signal_group(proc.pid, signal.SIGKILL)
+            killed = True
+        time.sleep(poll_s)
+    return returncode, cancel_sent_at
+
+
 def run_job(job_id: int, *, poll_s: float | None = None) -> str | None:
     """Run one job to completion; returns its final status (None if it was not ours to run)."""
     job = _claim(job_id)
@@ -272,34 +311,17 @@ def run_job(job_id: int, *, poll_s: float | None = None) -> str | None:
     Job.objects.filter(pk=job.pk).update(pid=proc.pid, log_tail="", updated_at=timezone.now())
     logger.info("job %s: started pid %s: %s", job.pk, proc.pid, " ".join(command.argv))
 
-    cancel_sent_at: float | None = None
-    killed = False
-    while True:
-        returncode = proc.poll()
-        new_rows = tail.read()
-        now = timezone.now()
-        updates = {"heartbeat_at": now, "log_tail": _log_tail(log_path), "updated_at": now}
-        if new_rows:
-            if job.attempts > 1:  # a resumed run re-logs steps after its checkpoint
-                last_step = new_rows[0].get("step")
-                metrics = [r for r in metrics if last_step is None or r.get("step", -1) < last_step]
-            metrics = _thin(metrics + new_rows)
-            updates["metrics"] = metrics
-            progress = new_rows[-1].get("progress")
-            if isinstance(progress, (int, float)):
-                updates["progress"] = float(min(max(progress, 0.0), 1.0))
-        Job.objects.filter(pk=job.pk).update(**updates)
-        if returncode is not None:
-            break
-        cancel = Job.objects.filter(pk=job.pk).values_list("cancel_requested", flat=True).first()
-        if cancel and cancel_sent_at is None:
-            logger.info("job %s: cancel requested, SIGTERM to process group %s", job.pk, proc.pid)
-            _signal_group(proc.pid, signal.SIGTERM)
-            cancel_sent_at = time.monotonic()
-        elif cancel_sent_at is not None and not killed and time.monotonic() - cancel_sent_at > CANCEL_GRACE_S:
-            _signal_group(proc.pid, signal.SIGKILL)
-            killed = True
-        time.sleep(poll_s)
+    try:
+        returncode, cancel_sent_at = _supervise(job, proc, tail, log_path, metrics, poll_s)
+    except BaseException as exc:  # the runner itself broke (DB gone, worker shutdown): never leave an orphan
+        _signal_group(proc.pid, signal.SIGKILL)
+        proc.wait()
+        logger.exception("job %s: supervising the training process failed", job.pk)
+        try:
+            _finish(job, Job.Status.FAILED, log_tail=_log_tail(log_path), error=f"runner failed: {exc!r}")
+        except Exception:
+            logger.exception("job %s: cannot record the failure", job.pk)
+        raise
     # Reap anything the CLI left behind in its group (e.g. dataloader workers).
     _signal_group(proc.pid, signal.SIGKILL)
 

@@ -201,6 +201,16 @@ def test_run_writer_metrics_truncate_and_result(tmp_path):
 
 # ---------------------------------------------------------------- modeling / cli / imports
 
+def test_run_folder_resolves_to_its_model(tmp_path):
+    from training.modeling import resolve_model
+
+    model = tmp_path / "run" / "model"
+    model.mkdir(parents=True)
+    (model / "config.json").write_text("{}")
+    (model / "tokenizer.json").write_text("{}")
+    assert resolve_model(tmp_path / "run") == model
+
+
 def test_model_folder_without_tokenizer(tmp_path):
     (tmp_path / "config.json").write_text("{}")
     with pytest.raises(TrainingInputError, match="no tokenizer"):
