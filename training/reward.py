@@ -90,61 +90,17 @@ def load_comparisons(cfg: RewardConfig) -> Snapshot:
     return snap
 
 
-def tokenize_rows(rm: RewardModel, rows: list[dict]) -> list[TokRow]:
-    """Token ids of every (prompt, completion) of every row, chat-template formatted."""
-    return [rm.encode([row["prompt"]] * len(row["completions"]), row["completions"]) for row in rows]
+def score_rankings(model, pad_id: int, toks: list[TokRow], device, dtype) -> tuple[torch.Tensor, int]:
+    """Raw scores of all completions of ``toks`` in one right-padded forward → (scores, n_tokens).
 
-
-# ---------------------------------------------------------------- compute
-
-
-def score_rankings(rm: RewardModel, toks: list[TokRow], device, dtype) -> tuple[torch.Tensor, int]:
-    """Raw scores of all completions of ``toks`` in one right-padded forward → (scores, n_tokens)."""
+    ``model`` is the DDP-wrapped reward model when training under a launcher:
+    gradients are synchronised only for forwards that go through the wrapper.
+    """
     flat = [seq for row in toks for seq in row]
-    ids, mask = pad_sequences(flat, rm.tokenizer.pad_token_id)
+    ids, mask = pad_sequences(flat, pad_id)
     with autocast(device, dtype):
-        scores = rm(ids.to(device), mask.to(device))
+        scores = model(ids.to(device), mask.to(device))
     return scores.float(), int(mask.sum())
-
-
-@torch.no_grad()
-def raw_scores(rm: RewardModel, toks: list[TokRow], device, dtype, batch_size: int) -> list[torch.Tensor]:
-    """Raw scores per row (no grad), batching length-sorted completions across rows."""
-    flat = [(r, c, seq) for r, row in enumerate(toks) for c, seq in enumerate(row)]
-    flat.sort(key=lambda item: len(item[2]))
-    out = [torch.zeros(len(row)) for row in toks]
-    was_training = rm.training
-    rm.eval()
-    for start in range(0, len(flat), batch_size):
-        chunk = flat[start : start + batch_size]
-        ids, mask = pad_sequences([seq for _, _, seq in chunk], rm.tokenizer.pad_token_id)
-        with autocast(device, dtype):
-            scores = rm(ids.to(device), mask.to(device)).float().cpu()
-        for (r, c, _), value in zip(chunk, scores):
-            out[r][c] = value
-    rm.train(was_training)
-    return out
-
-
-def evaluate(rm: RewardModel, toks: list[TokRow], rows: list[dict], device, dtype, batch_size: int) -> dict:
-    """Held-out K-way loss and pooled pairwise accuracy."""
-    per_row = raw_scores(rm, toks, device, dtype, batch_size)
-    index = build_pair_index([r["ranking"] for r in rows], [len(s) for s in per_row])
-    scores = torch.cat(per_row) if per_row else torch.zeros(0)
-    acc, n_pairs = pairwise_accuracy(scores, index)
-    return {
-        "pairwise_accuracy": acc,
-        "loss": float(kway_ranking_loss(scores, index)),
-        "pairs": n_pairs,
-        "rankings": len(rows),
-        "completions_scored": int(scores.numel()),
-    }
-
-
-def normalization_offset(rm: RewardModel, toks: list[TokRow], device, dtype, batch_size: int) -> float:
-    """Mean raw score over the given completions: subtracting it gives them mean reward 0."""
-    scores = torch.cat(raw_scores(rm, toks, device, dtype, batch_size))
-    return float(scores.mean())
 
 
 # ---------------------------------------------------------------- loop
