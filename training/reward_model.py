@@ -105,8 +105,14 @@ class RewardModel(nn.Module):
         )
         return out.last_hidden_state
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        """Raw scores (B,) read at each row's last attended token (rows must be right-padded)."""
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, per_token: bool = False) -> torch.Tensor:
+        """Raw scores (B,) read at each row's last attended token (rows must be right-padded).
+
+        ``per_token=True`` returns :meth:`token_values` instead: a DDP-wrapped
+        value model synchronises gradients only through ``forward``.
+        """
+        if per_token:
+            return self.token_values(input_ids, attention_mask)
         hidden = self.hidden_states(input_ids, attention_mask)
         last = attention_mask.long().sum(-1) - 1
         pooled = hidden[torch.arange(hidden.shape[0], device=hidden.device), last]

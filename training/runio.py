@@ -190,13 +190,16 @@ class Throughput:
         return rate
 
 
-def progress_bar(total: int, desc: str, initial: int = 0):
-    """A tqdm bar on stderr; updates are sparse when stderr is a log file, not a terminal."""
+def progress_bar(total: int, desc: str, initial: int = 0, disable: bool = False):
+    """A tqdm bar on stderr; updates are sparse when stderr is a log file, not a terminal.
+
+    ``disable`` silences it on all but the main process of a multi-process run.
+    """
     from tqdm.auto import tqdm
 
     interactive = sys.stderr.isatty()
     return tqdm(total=total, desc=desc, initial=initial, file=sys.stderr, dynamic_ncols=interactive,
-                mininterval=0.1 if interactive else 10.0)
+                mininterval=0.1 if interactive else 10.0, disable=disable)
 
 
 # ---------------------------------------------------------------- checkpoints

@@ -97,7 +97,7 @@ def run(cfg: SFTRunConfig, callbacks=()) -> dict:
     writer = prepare_writer(cfg, device)
     trainer = build_trainer(cfg, snapshot, model_path, writer, device, dtype, callbacks)
     train_with_resume(trainer, writer, cfg.resume)
-    eval_loss = trainer.evaluate()["eval_loss"] if snapshot.valid else None
+    eval_loss = trainer.evaluate().get("eval_loss") if snapshot.valid else None
     save_trainer_model(trainer, writer.model_dir,
                        info={"kind": "sft", "base_model": str(model_path), "steps": trainer.state.global_step})
     if not trainer.is_world_process_zero():

@@ -133,7 +133,7 @@ def response_values(value_model, query_ids, query_mask, response_ids, response_m
     mask = torch.cat([query_mask, response_mask], dim=1)
     start = query_ids.shape[1] - 1
     with autocast(input_ids.device, dtype):
-        values = value_model.token_values(input_ids, mask)
+        values = value_model(input_ids, mask, per_token=True)  # via forward: DDP syncs gradients only there
     return values[:, start : start + response_ids.shape[1]].float()
 
 
