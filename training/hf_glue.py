@@ -7,6 +7,10 @@
 Precision: Trainer-based commands keep fp32 master weights and use bf16 autocast
 when :func:`training.modeling.pick_dtype` chooses bf16 (CUDA with bf16 support);
 on CPU everything is fp32.
+
+Several processes (``accelerate launch``): the Trainer is accelerate-aware;
+``--batch_size`` stays the global batch (split evenly over processes, as in
+reward and ppo) and only the main process writes metrics, result and model.
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ import torch
 from transformers import TrainerCallback
 
 from training.config import RunConfig
+from training.dist import launched_world_size
+from training.errors import TrainingInputError
 from training.runio import MODEL_MARKER, RunWriter, latest_trainer_checkpoint, utc_now, write_json_atomic
 
 # Trainer log keys copied into metrics rows as extras when present.
@@ -70,8 +76,8 @@ def trainer_kwargs(cfg: RunConfig, writer: RunWriter, device: torch.device, dtyp
     return dict(
         output_dir=str(writer.checkpoint_dir),
         max_steps=cfg.max_steps,
-        per_device_train_batch_size=cfg.batch_size,
-        per_device_eval_batch_size=cfg.batch_size,
+        per_device_train_batch_size=per_process_batch(cfg.batch_size),
+        per_device_eval_batch_size=per_process_batch(cfg.batch_size),
         learning_rate=cfg.learning_rate,
         lr_scheduler_type="linear",
         logging_steps=cfg.logging_steps,
@@ -84,10 +90,25 @@ def trainer_kwargs(cfg: RunConfig, writer: RunWriter, device: torch.device, dtyp
         use_cpu=device.type == "cpu",
         bf16=dtype == torch.bfloat16,
         dataloader_num_workers=0,
+        # Under DDP: every parameter of our causal LMs takes part in each forward, so skip the
+        # per-step search for unused ones (Trainer's default turns it on).
+        ddp_find_unused_parameters=False,
         # Explicit, so TRL's "on by default" does not silently slow small models down.
         activation_checkpointing=bool(getattr(cfg, "activation_checkpointing", False)),
         disable_tqdm=not sys.stderr.isatty(),  # a job log wants metrics.jsonl, not carriage returns
     )
+
+
+def per_process_batch(batch_size: int) -> int:
+    """The Trainer's per-device batch for our global ``batch_size`` (as in reward and ppo).
+
+    Under ``accelerate launch`` every process takes an equal share, so the
+    optimizer step sees the same number of examples as in a single process.
+    """
+    world = launched_world_size()
+    if batch_size % world:
+        raise TrainingInputError(f"config: batch_size ({batch_size}) must be a multiple of the {world} processes")
+    return batch_size // world
 
 
 def train_with_resume(trainer, writer: RunWriter, resume: bool) -> None:

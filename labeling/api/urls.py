@@ -42,3 +42,4 @@ campaign_urls = [
 research_urls = [path("", include("labeling.api.research_urls"))]
 
 urlpatterns = [*auth_urls, *queue_urls, *campaign_urls, *research_urls]
+urlpatterns.append(path("", include("labeling.api.quality")))  # label quality: gold answers, agreement

@@ -8,7 +8,8 @@ inputs and params, starts it as a child process in its own process group, and un
 - honours ``Job.cancel_requested`` by SIGTERM to the whole group (SIGKILL after a grace period).
 
 On success it registers the output model as a ModelVersion (``job_register_output``); a ``generate``
-job's samples become new ranking tasks (``labeling.jobs.loop``) — the loop closes. On failure the
+job's samples become new ranking tasks (``labeling.jobs.loop``) — the loop closes; an ``evaluate`` job's
+win rate or pairwise accuracy is recorded on the model it measured (``evaluation_record``). On failure the
 CLI's ``error: ...`` line (or the log tail) becomes ``Job.error``.
 
 Only this module writes a running job's row, always with ``UPDATE ... SET`` of its own columns, so
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import signal
 import subprocess
@@ -69,28 +71,39 @@ def input_flags(job: Job) -> dict[str, str]:
 
     Flag names follow the training commands' config dataclasses (training/*.py): every trainer takes
     ``--model --output_dir --data``; ppo adds ``--reward_model``; generate takes ``--prompts`` and
-    writes one ``--output`` file instead of an output folder.
+    writes one ``--output`` file instead of an output folder; evaluate (``training/evaluate.py``) takes
+    ``--reward_model`` plus ``--comparisons`` (pairwise accuracy) or ``--prompts --policy_a --policy_b``
+    (win rate of B, the candidate, over A, the baseline) and writes ``--output <output_dir>/result.json``.
     """
     snapshot, policy, reward, models = _inputs(job)
     if job.kind == Job.Kind.GENERATE:
         from labeling.jobs.loop import generations_path
 
         return {"model": policy.artifact_path, "prompts": snapshot.path, "output": str(generations_path(job))}
+    if job.kind == Job.Kind.EVALUATE:
+        return _evaluate_flags(job, snapshot)
     flags: dict[str, str] = {"output_dir": job.output_dir}
     if snapshot is not None:
         flags["data"] = snapshot.path
     if job.kind == Job.Kind.REWARD:
         flags["model"] = models[0].artifact_path
-    elif job.kind == Job.Kind.EVALUATE:
-        # reward-model accuracy on comparisons, or a policy's score under a reward model
-        if reward is not None:
-            flags["reward_model"] = reward.artifact_path
-        if policy is not None:
-            flags["model"] = policy.artifact_path
     else:
         flags["model"] = policy.artifact_path
         if job.kind == Job.Kind.PPO:
             flags["reward_model"] = reward.artifact_path
+    return flags
+
+
+def _evaluate_flags(job: Job, snapshot: DatasetSnapshot) -> dict[str, str]:
+    reward, baseline, candidate = services.evaluate_roles(job)
+    output = Path(job.output_dir) / "result.json"
+    output.parent.mkdir(parents=True, exist_ok=True)
+    flags = {"reward_model": reward.artifact_path}
+    if snapshot.kind == DatasetSnapshot.Kind.COMPARISONS:
+        flags["comparisons"] = snapshot.path
+    else:
+        flags.update(prompts=snapshot.path, policy_a=baseline.artifact_path, policy_b=candidate.artifact_path)
+    flags["output"] = str(output)
     return flags
 
 
@@ -112,8 +125,8 @@ def build_command(job: Job) -> Command:
     jdir = services.job_dir(job)
     jdir.mkdir(parents=True, exist_ok=True)
     training_params = {k: v for k, v in job.params.items() if k not in services.RUNNER_KEYS}
-    if job.attempts > 1:
-        training_params["resume"] = True  # a redelivered job continues from its last checkpoint
+    if job.attempts > 1 and job.kind in services.OUTPUT_KIND:
+        training_params["resume"] = True  # a redelivered training job continues from its last checkpoint
     config_path = jdir / "config.json"
     config_path.write_text(json.dumps(training_params, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
@@ -200,6 +213,17 @@ def _error_from_log(tail: str, returncode: int) -> str:
         return errors[-1].removeprefix("error:").strip()
     last = "\n".join(lines[-15:])
     return f"training exited with status {returncode}" + (f":\n{last}" if last else "")
+
+
+def _json_safe(value):
+    """NaN/inf become null: PostgreSQL's jsonb refuses them (a result.json may hold a NaN accuracy)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_safe(v) for v in value]
+    return value
 
 
 def _thin(rows: list[dict]) -> list[dict]:
@@ -336,12 +360,16 @@ def run_job(job_id: int, *, poll_s: float | None = None) -> str | None:
     try:
         result_json = Path(job.output_dir) / "result.json"
         result = json.loads(result_json.read_text(encoding="utf-8")) if result_json.is_file() else {}
+        result = _json_safe(result)
         with transaction.atomic():
             job.refresh_from_db()
             model = services.job_register_output(job=job, result=result)
-            summary = {"result": result}
+            # Per-item detail (an evaluation's per-prompt texts) stays in result.json: it is unbounded.
+            summary = {"result": {k: v for k, v in result.items() if k != "items"}}
             if model is not None:
                 summary["model_version_id"] = model.pk
+            if job.kind == Job.Kind.EVALUATE:
+                summary["recorded"] = services.evaluation_record(job=job, result=result)
             if job.kind == Job.Kind.GENERATE:
                 from labeling.jobs.loop import import_generated
 

@@ -9,6 +9,7 @@ them, plus a few runner options (``RUNNER_KEYS``). Everything a job writes lives
 """
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 
@@ -46,10 +47,12 @@ RUNNER_KEYS = {
     "num_processes",  # GPUs for accelerate launch
     "campaign",  # generate: the campaign whose ranking tasks the samples become
     "output_name",  # name of the registered ModelVersion (default "<kind>-job<id>")
+    "baseline",  # evaluate (win rate): the input policy id that is policy A (default: the older one)
+    "candidate",  # evaluate (win rate): the input policy id that is policy B (default: the newer one)
 }
 # Set by the runner from the job's inputs: not allowed in params.
 RESERVED_KEYS = {"model", "output_dir", "data", "valid_data", "reward_model", "ref_model", "prompts",
-                 "resume", "config", "output", "policy", "sft_model"}
+                 "resume", "config", "output", "policy", "sft_model", "comparisons", "policy_a", "policy_b"}
 PARAM_KEY_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
 
@@ -74,6 +77,13 @@ def _validate_params(kind: str, params: dict) -> dict:
         errors.append("'accelerate_config': must be a path to an accelerate config file")
     if "campaign" in params and kind != Kind.GENERATE:
         errors.append("'campaign': only generate jobs import their samples into a campaign")
+    for key in ("baseline", "candidate"):
+        if key not in params:
+            continue
+        if kind != Kind.EVALUATE:
+            errors.append(f"{key!r}: only evaluate jobs (win rate) take a {key} model")
+        elif isinstance(params[key], bool) or not isinstance(params[key], int):
+            errors.append(f"{key!r}: must be the id of one of the job's input models")
     if errors:
         raise ValidationError({"params": errors})
     return params
@@ -92,8 +102,7 @@ def _validate_inputs(kind: str, snapshots: list[DatasetSnapshot], models: list[M
         if len(policies) != 1 or len(rewards) != 1:
             errors["input_model_ids"] = ["a ppo job takes one policy (base/sft/policy) and one reward model"]
     elif kind == Kind.EVALUATE:
-        if not models:
-            errors["input_model_ids"] = ["an evaluate job takes the model(s) to evaluate"]
+        errors.update(_evaluate_input_errors(snapshots, policies, rewards, params))
     elif kind == Kind.REWARD:
         if len(models) != 1 or rewards:
             errors["input_model_ids"] = ["a reward job starts from one base or sft model"]
@@ -106,6 +115,64 @@ def _validate_inputs(kind: str, snapshots: list[DatasetSnapshot], models: list[M
             errors.setdefault("params", []).append(f"campaign {params['campaign']!r} does not exist")
     if errors:
         raise ValidationError(errors)
+
+
+def _evaluate_input_errors(snapshots, policies, rewards, params: dict) -> dict[str, list[str]]:
+    """An evaluate job is one of two runs of ``training/evaluate.py``: a comparisons snapshot + one reward
+    model (its pairwise accuracy), or a prompts snapshot + one reward model + two policies (win rate)."""
+    errors: dict[str, list[str]] = {}
+    if len(snapshots) != 1:
+        return errors  # reported by the caller
+    snapshot_kind = snapshots[0].kind
+    roles = [k for k in ("baseline", "candidate") if k in params]
+    if snapshot_kind == DatasetSnapshot.Kind.COMPARISONS:
+        if len(rewards) != 1 or policies:
+            errors["input_model_ids"] = [
+                "an evaluate job on a comparisons snapshot takes exactly one reward model (and no policy): "
+                "it measures the reward model's pairwise accuracy"]
+        if roles:
+            errors["params"] = [f"{roles[0]!r}: only a win-rate evaluation (prompts snapshot) has a {roles[0]}"]
+    elif snapshot_kind == DatasetSnapshot.Kind.PROMPTS:
+        if len(rewards) != 1 or len(policies) != 2:
+            errors["input_model_ids"] = [
+                "an evaluate job on a prompts snapshot takes one reward model and exactly two policies "
+                "(base/sft/policy): the win rate of the candidate over the baseline, judged by the reward model"]
+        else:
+            ids = {m.pk for m in policies}
+            listed = ", ".join(map(str, sorted(ids)))
+            bad = [f"{k!r}: model {params[k]} is not one of the job's two input policies ({listed})"
+                   for k in roles if params[k] not in ids]
+            if not bad and len(roles) == 2 and params["baseline"] == params["candidate"]:
+                bad = ["'baseline' and 'candidate' must be different models"]
+            if bad:
+                errors["params"] = bad
+    else:
+        errors["input_snapshot_ids"] = [
+            f"an evaluate job needs a comparisons snapshot (reward-model accuracy) or a prompts snapshot "
+            f"(policy win rate), got {snapshot_kind}"]
+    return errors
+
+
+def evaluate_roles(job: Job) -> tuple[ModelVersion, ModelVersion | None, ModelVersion | None]:
+    """(reward model, baseline, candidate) of an evaluate job; baseline/candidate are None in accuracy mode.
+
+    ``params.baseline`` / ``params.candidate`` (input model ids) pick them; otherwise the older model
+    (lower id) is the baseline, policy A, and the newer one the candidate, policy B.
+    """
+    models = list(job.input_models.order_by("id"))
+    reward = next(m for m in models if m.kind == ModelVersion.Kind.REWARD)
+    policies = [m for m in models if m.kind != ModelVersion.Kind.REWARD]
+    if len(policies) != 2:
+        return reward, None, None
+    by_id = {m.pk: m for m in policies}
+    baseline, candidate = by_id.get(job.params.get("baseline")), by_id.get(job.params.get("candidate"))
+    if baseline is None and candidate is None:
+        baseline, candidate = policies
+    elif baseline is None:
+        baseline = next(m for m in policies if m.pk != candidate.pk)
+    elif candidate is None:
+        candidate = next(m for m in policies if m.pk != baseline.pk)
+    return reward, baseline, candidate
 
 
 def job_create(*, kind: str, params: dict | None = None, input_snapshot_ids=(), input_model_ids=(), created_by=None,
@@ -194,6 +261,44 @@ def job_register_output(*, job: Job, result: dict) -> ModelVersion | None:
         name=name, kind=out_kind, parent=parent, reward_model=reward,
         artifact_path=str(model_dir), metrics=metrics, job=job,
     )
+
+
+def _finite(value) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return None
+    return float(value)
+
+
+def evaluation_record(*, job: Job, result: dict) -> dict:
+    """Record a succeeded evaluate job's headline number on the model it measured; returns what was recorded.
+
+    Win rate (prompts snapshot): on the candidate, ``metrics["win_rate_vs"][str(baseline_id)]`` and
+    ``metrics["win_rate"]`` (the latest). Accuracy (comparisons snapshot): on the reward model,
+    ``metrics["pairwise_accuracy_on"][str(snapshot_id)]`` and ``metrics["pairwise_accuracy"]`` (the latest).
+    (The dashboard shows a model's top-level numbers, so only these two are top-level.) The model row is
+    locked (SELECT FOR UPDATE) so two evaluations finishing together both land. A non-finite number
+    records nothing. Idempotent: a rerun of the same evaluation overwrites the same keys.
+    """
+    reward, baseline, candidate = evaluate_roles(job)
+    if candidate is not None:
+        value, target, key, against = _finite(result.get("win_rate_b_over_a")), candidate, "win_rate", baseline.pk
+    else:
+        snapshot = job.input_snapshots.first()
+        value, target, key, against = _finite(result.get("accuracy")), reward, "pairwise_accuracy", snapshot.pk
+    recorded = {"model_version_id": target.pk, "metric": key, "value": value}
+    if candidate is not None:
+        recorded.update(baseline_model_id=baseline.pk, candidate_model_id=candidate.pk)
+    if value is None:
+        return recorded
+    with transaction.atomic():
+        model = ModelVersion.objects.select_for_update().get(pk=target.pk)
+        metrics = dict(model.metrics or {})
+        per = "win_rate_vs" if key == "win_rate" else "pairwise_accuracy_on"
+        metrics[per] = {**(metrics.get(per) or {}), str(against): value}
+        metrics[key] = value
+        model.metrics = metrics
+        model.save(update_fields=["metrics", "updated_at"])
+    return recorded
 
 
 def model_version_create(*, name: str, kind: str, artifact_path: str, parent=None, reward_model=None,

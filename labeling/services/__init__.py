@@ -10,6 +10,7 @@ transaction. Import from the submodules or from here:
   ``ranking_tasks_create_from_outputs``
 - queue: ``assignment_next``, ``assignments_expire_stale``
 - submissions: ``assignment_submit``, ``assignment_skip``
+- gold: ``task_set_gold`` (gold answers; agreement is read by ``selectors.quality``)
 """
 
 from labeling.services.campaigns import (
@@ -21,6 +22,7 @@ from labeling.services.campaigns import (
     campaign_update,
 )
 from labeling.services.errors import Conflict, ImportRejected, PayloadTooLarge, ServiceError
+from labeling.services.gold import task_set_gold
 from labeling.services.prompt_import import prompts_import
 from labeling.services.prompts import PromptRow, completions_create, prompt_row_from_dict, prompts_create
 from labeling.services.queue import assignment_next, assignments_expire_stale
@@ -38,6 +40,6 @@ __all__ = [
     "assignment_next", "assignment_skip", "assignment_submit", "assignments_expire_stale",
     "campaign_activate", "campaign_archive", "campaign_create", "campaign_delete", "campaign_pause",
     "campaign_update", "completions_create", "prompt_row_from_dict", "prompts_create", "prompts_import",
-    "ranking_tasks_create_from_outputs", "task_create_demonstration", "task_create_ranking",
+    "ranking_tasks_create_from_outputs", "task_create_demonstration", "task_create_ranking", "task_set_gold",
     "tasks_create_for_prompts", "user_create_with_role", "user_set_roles",
 ]

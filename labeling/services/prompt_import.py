@@ -4,7 +4,8 @@ The file is streamed in chunks and refused as soon as it passes ``settings.PROMP
 Every line is validated first; any bad line rejects the whole file (nothing is written) with a
 report of line numbers and reasons. Duplicates (of a prompt already in the campaign, or of an
 earlier line of the same file) are *not* errors: they are skipped and listed in the result, so
-re-uploading a file that grew is safe. Blank lines are ignored.
+re-uploading a file that grew is safe. Blank lines are ignored. A NUL character (a raw byte or a JSON
+``\u0000`` escape) makes its line bad: PostgreSQL cannot store it.
 """
 
 import csv
@@ -17,7 +18,14 @@ from django.core.exceptions import ValidationError
 
 from labeling.models import Campaign
 from labeling.services.errors import ImportRejected, PayloadTooLarge
-from labeling.services.prompts import PromptRow, PromptsCreated, RowError, prompt_row_from_dict, prompts_create
+from labeling.services.prompts import (
+    NUL_ROW_REASON,
+    PromptRow,
+    PromptsCreated,
+    RowError,
+    prompt_row_from_dict,
+    prompts_create,
+)
 
 CHUNK = 64 * 1024
 CSV_COLUMNS = ("prompt", "author_id", "category", "source_id")
@@ -52,6 +60,8 @@ def _decode(raw: bytes, lineno: int) -> str:
         text = raw.decode("utf-8-sig" if lineno == 1 else "utf-8")
     except UnicodeDecodeError as exc:
         raise RowError(f"not valid UTF-8 (byte {exc.start + 1})") from None
+    if "\x00" in text:  # PostgreSQL cannot store it; say so rather than "bad JSON"
+        raise RowError(NUL_ROW_REASON)
     return text.rstrip("\r")
 
 
@@ -78,7 +88,7 @@ def _text_lines(lines: Iterable[bytes], errors: list[dict]) -> Iterator[str]:
             yield _decode(raw, lineno) + "\n"
         except RowError as exc:
             errors.append({"line": lineno, "reason": str(exc)})
-            yield raw.decode("utf-8", errors="replace") + "\n"
+            yield raw.decode("utf-8", errors="replace").replace("\x00", "") + "\n"  # reported once, here
 
 
 def _csv_header(header: list[str]) -> list[str]:

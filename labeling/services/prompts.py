@@ -13,11 +13,13 @@ from django.db import transaction
 
 from labeling.models import Campaign, Completion, ModelVersion, Prompt
 from labeling.services.task_creation import tasks_create_for_prompts
+from labeling.services.validation import NUL_MESSAGE, has_nul
 
 ROLES = ("system", "user", "assistant")
 ROW_FIELDS = ("prompt", "messages", "author_id", "category", "source_id", "metadata", "completions")
 MAX_COMPLETIONS = 9
 ID_MAX_LEN = 200
+NUL_ROW_REASON = "contains a NUL character"
 
 
 class RowError(ValueError):
@@ -122,7 +124,8 @@ def prompt_row_from_dict(raw, *, line: int | None = None, max_chars: int | None 
     """Validate one import row (the JSONL line shape of docs/api.md) into a :class:`PromptRow`.
 
     Raises :class:`RowError` with a one-line reason: missing field, empty text, too long
-    (``settings.PROMPT_MAX_CHARS`` over all turns), unknown category, unknown field, bad types.
+    (``settings.PROMPT_MAX_CHARS`` over all turns), unknown category, unknown field, bad types, a NUL
+    character anywhere (PostgreSQL cannot store it).
     """
     max_chars = max_chars or settings.PROMPT_MAX_CHARS
     if not isinstance(raw, dict):
@@ -130,6 +133,8 @@ def prompt_row_from_dict(raw, *, line: int | None = None, max_chars: int | None 
     unknown = sorted(set(raw) - set(ROW_FIELDS))
     if unknown:
         raise RowError(f"unknown field {unknown[0]!r} (allowed: {', '.join(ROW_FIELDS)})")
+    if has_nul(raw):  # PostgreSQL stores no NUL in text or jsonb (a JSON "\u0000" escape included)
+        raise RowError(NUL_ROW_REASON)
     if "prompt" in raw and "messages" in raw:
         raise RowError("give either 'prompt' or 'messages', not both")
     if "messages" in raw:
@@ -225,12 +230,15 @@ def completions_create(
 ) -> list[Completion]:
     """Store candidate outputs for a prompt (``model_version`` None = written by a human).
 
-    Preconditions: every text is non-empty. Creates no task: pair with
+    Raises ValidationError if a text is empty or holds a NUL character. Creates no task: pair with
     ``task_creation.task_create_ranking`` (or use ``ranking_tasks_create_from_outputs``).
     """
     texts = list(texts)
     if not texts or any(not isinstance(t, str) or not t.strip() for t in texts):
         raise ValidationError({"texts": ["every completion needs non-empty text"]})
+    nul = [i for i, t in enumerate(texts, start=1) if has_nul(t)]
+    if nul:
+        raise ValidationError({"texts": [f"completion {i} {NUL_MESSAGE}" for i in nul]})
     return Completion.objects.bulk_create(
         [
             Completion(prompt=prompt, text=t, model_version=model_version, generation_settings=generation_settings or {})

@@ -20,6 +20,7 @@ only waits for a lock while holding none.
 import random
 from collections import Counter, defaultdict
 from collections.abc import Iterable
+from contextlib import nullcontext
 from datetime import datetime, timedelta
 
 from django.db import IntegrityError, connection, transaction
@@ -27,16 +28,38 @@ from django.db.models import Exists, F, OuterRef, Prefetch, Q
 from django.utils import timezone
 
 from labeling.models import Assignment, Campaign, Completion, Task
+from labeling.rawsql import RowShape, fetch_rows
+from labeling.services import queue_pg
 
 _rng = random.SystemRandom()  # display order must not be predictable from ids (position bias)
 Leased = Assignment.Status.LEASED
 
+_CAMPAIGN = RowShape(Campaign, "c")
+_HELD = RowShape(Assignment, "a", fields=("id", "task", "campaign", "status", "expires_at"))
+# Active campaigns and, joined on, the labeler's lease in each (at most one per campaign: the
+# ``assignment_one_live_lease`` constraint). One query instead of two on every ``next``.
+_CAMPAIGNS_SQL = (
+    f"SELECT {_CAMPAIGN.sql}, {_HELD.sql} FROM labeling_campaign c"
+    " LEFT JOIN labeling_assignment a ON a.campaign_id = c.id AND a.labeler_id = %s AND a.status = 'leased'"
+    " WHERE c.status = 'active'"
+)
 
-def _active_campaigns(campaign_id: int | None) -> dict[int, Campaign]:
-    qs = Campaign.objects.filter(status=Campaign.Status.ACTIVE)
+
+def _campaigns_and_held(labeler, campaign_id: int | None) -> tuple[dict[int, Campaign], Assignment | None]:
+    """Active campaigns (only ``campaign_id`` if given) and the labeler's first leased assignment
+    in them (live or not yet expired by the sweep; only id, task, campaign, status, expires_at loaded)."""
+    sql, params = _CAMPAIGNS_SQL, [labeler.pk]
     if campaign_id is not None:
-        qs = qs.filter(pk=campaign_id)
-    return {c.pk: c for c in qs}
+        sql, params = sql + " AND c.id = %s", [labeler.pk, campaign_id]
+    campaigns, held = {}, None
+    for row in fetch_rows(sql, params):
+        campaign = _CAMPAIGN.load(row)
+        campaigns[campaign.pk] = campaign
+        if row[_CAMPAIGN.width] is not None:
+            lease = _HELD.load(row, _CAMPAIGN.width)
+            if held is None or lease.pk < held.pk:
+                held = lease
+    return campaigns, held
 
 
 def _completions_prefetch(prefix: str = "") -> Prefetch:
@@ -119,6 +142,28 @@ def _pick_and_lease(labeler, campaigns: dict[int, Campaign], now: datetime) -> A
     return _lease(labeler, task, campaigns[task.campaign_id], now)
 
 
+def _pick_and_lease_pg(labeler, campaigns: dict[int, Campaign], now: datetime) -> Assignment | None:
+    """PostgreSQL: ``_pick_and_lease`` with each attempt one autocommit statement (``queue_pg``).
+    Precondition: as for ``queue_pg.lease_next``."""
+    def lease(skip_locked: bool) -> Assignment | None:
+        return queue_pg.lease_next(labeler_id=labeler.pk, campaigns=campaigns, now=now, skip_locked=skip_locked)
+
+    # Same fallbacks as the portable path: wait for a briefly locked candidate, then sweep lazily.
+    assignment = lease(True) or lease(False)
+    if assignment is None and assignments_expire_stale(now=now):
+        assignment = lease(True)
+    if assignment is not None:
+        assignment.labeler = labeler
+    return assignment
+
+
+def _recoverable():
+    """Where a constraint error must be recoverable: a savepoint if the caller has a transaction
+    open; nothing in autocommit, where a failed statement rolls back alone (and a savepoint would
+    cost two extra round trips, BEGIN and COMMIT)."""
+    return transaction.atomic() if connection.in_atomic_block else nullcontext()
+
+
 def _live(held: Assignment | None, campaigns: dict[int, Campaign], now: datetime) -> Assignment | None:
     if held is None or held.expires_at <= now:
         return None
@@ -134,20 +179,26 @@ def assignment_next(*, labeler, campaign_id: int | None = None, now: datetime | 
     first. The returned assignment has ``task``, ``task.prompt``, ``task.campaign`` and the task's
     completions loaded, ready for ``selectors.assignments.assignment_payload``.
     Preconditions: the caller checked the labeler's role; no transaction is open (the row locks
-    must be held only briefly). Cost: 6 queries for a new lease, 3 for a held one
-    (tests/labeling/test_queue.py asserts it).
+    must be held only briefly). Cost for a new lease: 2 queries on PostgreSQL (campaigns + held
+    lease, then the one-statement lease of ``queue_pg``), 5 + BEGIN/COMMIT elsewhere; for a held
+    one, 3 (tests/labeling/test_queue.py asserts it).
     """
     now = now or timezone.now()
-    campaigns = _active_campaigns(campaign_id)
+    campaigns, held = _campaigns_and_held(labeler, campaign_id)
     if not campaigns:
         return None
-    held = _held_lease(labeler, campaigns)
-    if (live := _live(held, campaigns, now)) is not None:
-        return live
+    if held is not None and held.expires_at > now:
+        # Load it with what the payload needs (the reload path: rare, so two plain ORM queries).
+        if (live := _live(_held_lease(labeler, campaigns), campaigns, now)) is not None:
+            return live
+        held = None  # submitted or skipped meanwhile in another tab: lease a new one
     if held is not None:
         with transaction.atomic():
             _expire_one(held)  # the labeler's own stale lease: free its slot now
     try:
+        if connection.vendor == "postgresql":
+            with _recoverable():
+                return _pick_and_lease_pg(labeler, campaigns, now)
         with transaction.atomic():
             return _pick_and_lease(labeler, campaigns, now)
     except IntegrityError:

@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from labeling.models import Campaign, Completion, ModelVersion, Prompt, Task
+from labeling.services.validation import NUL_MESSAGE, has_nul
 
 MIN_RANKED, MAX_RANKED = 2, 9
 
@@ -117,6 +118,8 @@ def ranking_tasks_create_from_outputs(
     for pid, texts in outputs.items():
         if not MIN_RANKED <= len(texts) <= MAX_RANKED or any(not t or not t.strip() for t in texts):
             raise ValidationError({"outputs": [f"prompt {pid}: need 2 to 9 non-empty texts"]})
+        if has_nul(texts):
+            raise ValidationError({"outputs": [f"prompt {pid}: a text {NUL_MESSAGE}"]})
     if Task.Kind.RANKING not in campaign.task_kinds or campaign.status == Campaign.Status.ARCHIVED:
         raise ValidationError({"campaign": ["the campaign must do rankings and not be archived"]})
     with transaction.atomic():

@@ -2,7 +2,8 @@
 
 Each ``clean_*`` returns the canonical body (what is stored and hashed for idempotency) or raises
 ``ValidationError`` with messages keyed by field, e.g. ``{"ranking": ["completion 17 is not part
-of this task"]}``. Canonical means: tied ids sorted inside their group, ratings sorted by
+of this task"]}``. Texts with a NUL character (``\x00``) are refused: PostgreSQL cannot store
+one in a text column. Canonical means: tied ids sorted inside their group, ratings sorted by
 completion, flags de-duplicated and sorted, texts stripped.
 """
 
@@ -22,6 +23,20 @@ def _is_int(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def has_nul(value) -> bool:
+    """True if a string anywhere in ``value`` (dict keys included) holds a NUL character."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(has_nul(k) or has_nul(v) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return any(has_nul(v) for v in value)
+    return False
+
+
+NUL_MESSAGE = "contains a NUL character (\\x00), which cannot be stored: remove it"
+
+
 def _reject_other_kind(data: dict, keys: Sequence[str], kind: str) -> dict[str, list[str]]:
     return {k: [f"not expected for a {kind} task"] for k in keys if k in data}
 
@@ -34,6 +49,8 @@ def clean_demonstration(data: dict) -> dict:
         errors["text"] = ["write the demonstration: a non-empty text is required"]
     elif len(text) > DEMONSTRATION_MAX_CHARS:
         errors["text"] = [f"at most {DEMONSTRATION_MAX_CHARS} characters"]
+    elif has_nul(text):
+        errors["text"] = [f"the text {NUL_MESSAGE}"]
     if errors:
         raise ValidationError(errors)
     return {"kind": Task.Kind.DEMONSTRATION, "text": text.strip()}
@@ -74,6 +91,9 @@ def _clean_rating(rating, allowed: set[int]) -> tuple[dict | None, list[str]]:
     note = rating.get("note") or ""
     if not isinstance(note, str) or len(note) > NOTE_MAX_CHARS:
         errors.append(f"rating of completion {cid}: note must be text of at most {NOTE_MAX_CHARS} characters")
+        note = ""
+    elif has_nul(note):
+        errors.append(f"rating of completion {cid}: the note {NUL_MESSAGE}")
         note = ""
     clean = {"completion": cid, "likert": likert, "flags": sorted(set(flags)), "note": note.strip()}
     return clean, errors

@@ -89,6 +89,36 @@ def test_each_kind_of_bad_line_is_reported_with_its_line_number(campaign, line, 
     assert len(errors) == 1 and errors[0]["line"] == 3 and reason in errors[0]["reason"], errors
 
 
+@pytest.mark.parametrize(
+    "line",
+    [
+        b'{"prompt": "a raw \x00 byte"}',  # PostgreSQL cannot store it (json.loads would say "bad JSON")
+        b'{"prompt": "an escaped \\u0000 NUL"}',
+        b'{"messages": [{"role": "user", "content": "hi\\u0000"}]}',
+        b'{"prompt": "ok?", "completions": ["fine", "not \\u0000 fine"]}',
+        b'{"prompt": "ok?", "metadata": {"key\\u0000": "a NUL in a jsonb key"}}',
+        b'{"prompt": "ok?", "author_id": "a\\u0000"}',
+    ],
+)
+def test_a_nul_character_is_a_bad_line(campaign, line):
+    content = jsonl(GOOD, {"prompt": "Another fine prompt."}).replace(b"\n", b"\n" + line + b"\n")
+    errors = rejected(campaign, content)
+    assert errors == [{"line": 2, "reason": "contains a NUL character"}]
+
+
+def test_a_nul_character_in_a_csv_is_a_bad_line(campaign):
+    content = b'prompt,completion_1,completion_2\nfine,x,y\n"multi\nline",x,y\nbad\x00 one,x,y\nok,a,b\n'
+    errors = rejected(campaign, content, "prompts.csv")
+    assert errors == [{"line": 5, "reason": "contains a NUL character"}]
+
+
+def test_a_nul_character_over_http_is_400_with_the_line(campaign, campaign_admin, client_for):
+    r = upload(client_for(campaign_admin), campaign, jsonl(GOOD) + b'\n{"prompt": "x\\u0000"}')
+    assert r.status_code == 400, r.content
+    assert r.json()["errors"] == [{"line": 2, "reason": "contains a NUL character"}]
+    assert Prompt.objects.count() == 0
+
+
 def test_all_bad_lines_are_reported_in_order(campaign):
     content = jsonl("{oops", GOOD, '{"prompt": ""}', b"\xff\xfe".decode("latin-1"))
     raw = content.replace("ÿþ".encode(), b"\xff\xfe")

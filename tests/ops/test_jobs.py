@@ -230,3 +230,149 @@ def test_cancel_stops_a_running_job(labeled, job_env, base_model):
     with pytest.raises(ProcessLookupError):
         os.killpg(pid, 0)  # the whole process group is gone
     assert not ModelVersion.objects.filter(job=job).exists()
+
+
+# ---------------------------------------------------------------- evaluate jobs
+
+@pytest.fixture
+def two_policies(base_model):
+    newer = services.model_version_create(name="tiny-sft", kind="sft", artifact_path="tiny", parent=base_model)
+    return base_model, newer
+
+
+@pytest.mark.django_db
+def test_evaluate_job_inputs_are_checked(labeled, data_dir, two_policies):
+    older, newer = two_policies
+    rm = services.model_version_create(name="tiny-rm", kind="reward", artifact_path="/models/rm")
+    cmp_snap, prompts = _snapshot(labeled, "comparisons"), _snapshot(labeled, "prompts")
+
+    def create(snapshot, models, **params):
+        return job_create(kind="evaluate", params=params, input_snapshot_ids=[snapshot.pk],
+                          input_model_ids=[m.pk for m in models], enqueue=False)
+
+    with pytest.raises(ValidationError, match="comparisons snapshot takes exactly one reward model"):
+        create(cmp_snap, [rm, older])
+    with pytest.raises(ValidationError, match="comparisons snapshot takes exactly one reward model"):
+        create(cmp_snap, [older])
+    with pytest.raises(ValidationError, match="prompts snapshot takes one reward model and exactly two policies"):
+        create(prompts, [rm, older])
+    with pytest.raises(ValidationError, match="prompts snapshot takes one reward model and exactly two policies"):
+        create(prompts, [older, newer])
+    with pytest.raises(ValidationError, match="needs a comparisons snapshot .* or a prompts snapshot"):
+        create(_snapshot(labeled, "sft"), [rm])
+    with pytest.raises(ValidationError, match="is not one of the job's two input policies"):
+        create(prompts, [rm, older, newer], baseline=rm.pk)
+    with pytest.raises(ValidationError, match="must be different"):
+        create(prompts, [rm, older, newer], baseline=older.pk, candidate=older.pk)
+    with pytest.raises(ValidationError, match="only a win-rate evaluation"):
+        create(cmp_snap, [rm], candidate=older.pk)
+    with pytest.raises(ValidationError, match="must be the id"):
+        create(prompts, [rm, older, newer], baseline="older")
+    with pytest.raises(ValidationError, match="only evaluate jobs"):
+        job_create(kind="sft", params={"baseline": older.pk}, input_snapshot_ids=[_snapshot(labeled, "sft").pk],
+                   input_model_ids=[older.pk], enqueue=False)
+    for reserved in ("comparisons", "policy_a", "policy_b"):
+        with pytest.raises(ValidationError, match="set from the job's inputs"):
+            create(prompts, [rm, older, newer], **{reserved: "/elsewhere"})
+    assert not Job.objects.exists()
+
+
+@pytest.mark.django_db
+def test_evaluate_command_lines(labeled, job_env, two_policies):
+    older, newer = two_policies
+    rm = services.model_version_create(name="tiny-rm", kind="reward", artifact_path="/models/rm")
+    cmp_snap, prompts = _snapshot(labeled, "comparisons"), _snapshot(labeled, "prompts")
+
+    def flags_of(job):
+        argv = build_command(job).argv
+        assert argv[1:4] == ["-m", "training", "evaluate"]
+        return dict(zip(argv[4::2], argv[5::2]))
+
+    acc = job_create(kind="evaluate", params={"split": "valid"}, input_snapshot_ids=[cmp_snap.pk],
+                     input_model_ids=[rm.pk], enqueue=False)
+    flags = flags_of(acc)
+    assert flags.pop("--config")
+    assert flags == {"--reward_model": "/models/rm", "--comparisons": cmp_snap.path,
+                     "--output": str(Path(acc.output_dir) / "result.json")}
+    assert Path(acc.output_dir).is_dir()
+
+    # The older model is the baseline (policy A) unless the params say otherwise.
+    win = job_create(kind="evaluate", params={"max_new_tokens": 8}, input_snapshot_ids=[prompts.pk],
+                     input_model_ids=[newer.pk, rm.pk, older.pk], enqueue=False)
+    older.artifact_path, newer.artifact_path = "/models/older", "/models/newer"
+    older.save(), newer.save()
+    flags = flags_of(win)
+    assert json.loads(Path(flags.pop("--config")).read_text()) == {"max_new_tokens": 8}
+    assert flags == {"--reward_model": "/models/rm", "--prompts": prompts.path, "--policy_a": "/models/older",
+                     "--policy_b": "/models/newer", "--output": str(Path(win.output_dir) / "result.json")}
+    swapped = job_create(kind="evaluate", params={"baseline": newer.pk}, input_snapshot_ids=[prompts.pk],
+                         input_model_ids=[newer.pk, rm.pk, older.pk], enqueue=False)
+    flags = flags_of(swapped)
+    assert (flags["--policy_a"], flags["--policy_b"]) == ("/models/newer", "/models/older")
+    assert json.loads(Path(flags["--config"]).read_text()) == {}  # runner keys stay out of the CLI config
+    assert flags_of(job_create(kind="evaluate", params={"candidate": older.pk}, input_snapshot_ids=[prompts.pk],
+                               input_model_ids=[newer.pk, rm.pk, older.pk], enqueue=False))["--policy_b"] == "/models/older"
+    # A redelivered evaluate job reruns from scratch: evaluate has no resume option.
+    Job.objects.filter(pk=win.pk).update(attempts=2)
+    win.refresh_from_db()
+    assert "resume" not in json.loads(Path(flags_of(win)["--config"]).read_text())
+
+
+@pytest.mark.django_db
+def test_evaluation_record_keeps_one_win_rate_per_baseline(labeled, data_dir, two_policies):
+    older, newer = two_policies
+    third = services.model_version_create(name="tiny-ppo", kind="policy", artifact_path="tiny", parent=newer)
+    rm = services.model_version_create(name="tiny-rm", kind="reward", artifact_path="/models/rm")
+    prompts = _snapshot(labeled, "prompts")
+    for baseline, value in ((older, 0.75), (newer, 0.625)):
+        job = job_create(kind="evaluate", input_snapshot_ids=[prompts.pk], input_model_ids=[rm.pk, baseline.pk, third.pk],
+                         enqueue=False)
+        recorded = services.evaluation_record(job=job, result={"mode": "winrate", "win_rate_b_over_a": value})
+        assert recorded == {"model_version_id": third.pk, "metric": "win_rate", "value": value,
+                            "baseline_model_id": baseline.pk, "candidate_model_id": third.pk}
+    third.refresh_from_db()
+    assert third.metrics["win_rate_vs"] == {str(older.pk): 0.75, str(newer.pk): 0.625}
+    assert third.metrics["win_rate"] == 0.625
+    # A NaN (no decided pair) records nothing.
+    assert services.evaluation_record(job=job, result={"win_rate_b_over_a": float("nan")})["value"] is None
+    third.refresh_from_db()
+    assert third.metrics["win_rate"] == 0.625
+
+
+@pytest.mark.slow
+@pytest.mark.django_db
+def test_evaluate_jobs_measure_a_trained_reward_model_and_a_win_rate(labeled, job_env, two_policies):
+    older, newer = two_policies
+    cmp_snap = _snapshot(labeled, "comparisons")
+    reward_job = job_create(kind="reward", params=FAST, input_snapshot_ids=[cmp_snap.pk], input_model_ids=[older.pk],
+                            enqueue=False)
+    assert run_job(reward_job.pk, poll_s=0.2) == Job.Status.SUCCEEDED, Job.objects.get(pk=reward_job.pk).log_tail
+    rm = ModelVersion.objects.get(job=reward_job)
+
+    acc_job = job_create(kind="evaluate", params={"device": "cpu"}, input_snapshot_ids=[cmp_snap.pk],
+                         input_model_ids=[rm.pk], enqueue=False)
+    assert run_job(acc_job.pk, poll_s=0.2) == Job.Status.SUCCEEDED, Job.objects.get(pk=acc_job.pk).log_tail
+    acc_job.refresh_from_db()
+    result = acc_job.result["result"]
+    assert result["mode"] == "accuracy" and result["rows"] == 12
+    assert result["pairs"] == 30  # 6 rankings [[2],[0,1]] (2 pairs) + 6 rankings [[1],[0],[2]] (3 pairs)
+    assert 0.0 <= result["accuracy"] <= 1.0 and acc_job.progress == 1.0
+    rm.refresh_from_db()
+    assert rm.metrics["pairwise_accuracy"] == result["accuracy"]
+    assert rm.metrics["pairwise_accuracy_on"] == {str(cmp_snap.pk): result["accuracy"]}
+    assert "valid_pairwise_accuracy" in rm.metrics["summary"]  # what the reward job recorded is kept
+
+    win_job = job_create(kind="evaluate", params={"device": "cpu", "max_new_tokens": 4},
+                         input_snapshot_ids=[_snapshot(labeled, "prompts").pk],
+                         input_model_ids=[rm.pk, older.pk, newer.pk], enqueue=False)
+    assert run_job(win_job.pk, poll_s=0.2) == Job.Status.SUCCEEDED, Job.objects.get(pk=win_job.pk).log_tail
+    win_job.refresh_from_db()
+    result = win_job.result["result"]
+    # Both policies are the same tiny model, sampled greedily: every prompt is a tie.
+    assert result["mode"] == "winrate" and result["win_rate_b_over_a"] == 0.5 and result["prompts"] == 12
+    assert "items" not in result  # per-prompt texts stay in result.json
+    assert len(json.loads((Path(win_job.output_dir) / "result.json").read_text())["items"]) == 12
+    assert win_job.result["recorded"] == {"model_version_id": newer.pk, "metric": "win_rate", "value": 0.5,
+                                          "baseline_model_id": older.pk, "candidate_model_id": newer.pk}
+    newer.refresh_from_db()
+    assert newer.metrics["win_rate_vs"] == {str(older.pk): 0.5} and newer.metrics["win_rate"] == 0.5

@@ -37,8 +37,17 @@ def encode_demos(tokenizer, rows: list[dict], max_length: int) -> list[tuple[lis
     return [encode_demo(tokenizer, row["messages"], max_length) for row in rows]
 
 
+def ptx_targets(demos: list[tuple[list[int], list[int]]]) -> int:
+    """How many tokens :func:`ptx_loss` averages over (labels after the shift, IGNORE excluded)."""
+    return sum(sum(1 for label in labels[1:] if label != IGNORE) for _, labels in demos)
+
+
 def ptx_loss(policy, demos: list[tuple[list[int], list[int]]], pad_id: int, device, dtype) -> torch.Tensor:
-    """Mean negative log-likelihood of the demonstration tokens (the term to ADD, times gamma)."""
+    """Mean negative log-likelihood of the demonstration tokens (the term to ADD, times gamma).
+
+    ``policy`` may be DDP-wrapped (then its gradients are synchronised); a
+    batch without any target token gives 0, not NaN.
+    """
     ids, mask = pad_sequences([d[0] for d in demos], pad_id)
     labels, _ = pad_sequences([d[1] for d in demos], IGNORE)
     ids, mask, labels = ids.to(device), mask.to(device), labels.to(device)
@@ -46,6 +55,8 @@ def ptx_loss(policy, demos: list[tuple[list[int], list[int]]], pad_id: int, devi
         logits = policy(input_ids=ids, attention_mask=mask, position_ids=position_ids_from_mask(mask),
                         use_cache=False).logits
     # Token t predicts token t+1.
-    return F.cross_entropy(
-        logits[:, :-1].float().reshape(-1, logits.shape[-1]), labels[:, 1:].reshape(-1), ignore_index=IGNORE
+    total = F.cross_entropy(
+        logits[:, :-1].float().reshape(-1, logits.shape[-1]), labels[:, 1:].reshape(-1), ignore_index=IGNORE,
+        reduction="sum",
     )
+    return total / max(ptx_targets(demos), 1)

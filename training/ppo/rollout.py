@@ -163,3 +163,27 @@ def collect_rollout(policy, ref_policy, value_model, tokenizer, reward_fn, promp
     rollout = Rollout(query_ids, query_mask, response_ids, response_mask, scores=scores,
                       **{k: torch.cat(v) for k, v in parts.items()})
     return rollout, texts
+
+
+def gather_rollout(accelerator, roll: Rollout, pad_id: int) -> Rollout:
+    """Every process's rollout concatenated in process order, so each process holds the whole batch.
+
+    Processes sample different prompt and response lengths, so the time
+    dimensions are padded to the longest first: prompts on the left (they must
+    keep ending at the same position), responses on the right. Padding has
+    mask 0, so it changes no log-prob, value or statistic.
+    """
+    if accelerator.num_processes == 1:
+        return roll
+
+    def pad(name: str, value, first: bool = False) -> torch.Tensor:
+        return accelerator.pad_across_processes(getattr(roll, name), dim=1, pad_index=value, pad_first=first)
+
+    parts = {
+        "query_ids": pad("query_ids", pad_id, first=True), "query_mask": pad("query_mask", 0, first=True),
+        "response_ids": pad("response_ids", pad_id), "response_mask": pad("response_mask", 0),
+        "logprobs": pad("logprobs", 0.0), "ref_logprobs": pad("ref_logprobs", 0.0), "values": pad("values", 0.0),
+        "scores": roll.scores,
+    }
+    return Rollout(**accelerator.gather(parts))
+

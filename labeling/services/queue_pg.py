@@ -1,0 +1,109 @@
+"""PostgreSQL's lease: pick, count and record a new assignment in ONE statement.
+
+The portable path in ``services.queue`` (SQLite) needs a transaction and five statements: lock the
+best candidate, load its completions, bump ``active_leases``, insert the assignment, commit. Here
+they are one ``UPDATE … RETURNING`` wrapped in data-modifying CTEs, so in autocommit mode the
+lease is a single round trip, atomic by itself (no BEGIN/COMMIT), and any failure (a constraint)
+rolls back all of it.
+
+Same semantics as the portable path:
+
+- Candidate choice: ``FOR NO KEY UPDATE SKIP LOCKED`` in the ``WHERE id = (SELECT …)`` sub-select,
+  which PostgreSQL runs once; a row that changed after our snapshot is re-checked against the
+  WHERE clause once locked (READ COMMITTED), so a task that filled up meanwhile is passed over. The
+  ``task_slots_not_oversold`` CHECK still backs the counter up.
+- Display order: the task's completion ids sorted by ``gen_random_uuid()``, which PostgreSQL draws
+  from its strong random source (``pg_strong_random``): unpredictable, like the portable path's
+  ``SystemRandom`` shuffle, and stored on the assignment in the same statement.
+- Lease length: the task's campaign's ``lease_seconds``, read in the same statement.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+from labeling.models import Assignment, Campaign, Completion, Prompt, Task
+from labeling.rawsql import RowShape, fetch_rows, set_prefetched
+
+_ASSIGNMENT = RowShape(Assignment, "a")
+_TASK = RowShape(Task, "l")
+_PROMPT = RowShape(Prompt, "p")
+_COMPLETION = RowShape(Completion, "c", fields=("id", "prompt", "text"))
+
+_TASK_COLUMNS = ", ".join(f't."{f.column}"' for f in _TASK.fields)
+
+_LEASE_SQL = f"""
+WITH leased AS (
+    UPDATE labeling_task t SET active_leases = t.active_leases + 1
+    WHERE t.id = (
+        SELECT c.id FROM labeling_task c
+        WHERE c.campaign_id = ANY(%(campaigns)s) AND c.status = 'open'
+          AND c.required_labels > c.submitted_count + c.active_leases
+          AND NOT EXISTS (SELECT 1 FROM labeling_assignment x WHERE x.task_id = c.id AND x.labeler_id = %(labeler)s)
+          {{kind_filter}}
+        ORDER BY c.priority DESC, c.id
+        LIMIT 1
+        FOR NO KEY UPDATE {{skip_locked}}
+    )
+    RETURNING {_TASK_COLUMNS}
+), inserted AS (
+    INSERT INTO labeling_assignment (created_at, updated_at, task_id, campaign_id, labeler_id, status, expires_at,
+                                     display_order, submitted_at, seconds_spent, skip_reason, submission_digest)
+    SELECT %(now)s, %(now)s, l.id, l.campaign_id, %(labeler)s, 'leased',
+           %(now)s + make_interval(secs => cp.lease_seconds),
+           (SELECT COALESCE(jsonb_agg(tc.completion_id ORDER BY gen_random_uuid()), '[]'::jsonb)
+              FROM labeling_task_completions tc WHERE tc.task_id = l.id),
+           NULL, NULL, '', ''
+    FROM leased l JOIN labeling_campaign cp ON cp.id = l.campaign_id
+    RETURNING *
+)
+SELECT {_ASSIGNMENT.sql}, {_TASK.sql}, {_PROMPT.sql},
+       (SELECT json_agg(json_build_array({_COMPLETION.sql}) ORDER BY c.id)
+          FROM labeling_task_completions tc JOIN labeling_completion c ON c.id = tc.completion_id
+         WHERE tc.task_id = l.id)
+FROM inserted a JOIN leased l ON l.id = a.task_id JOIN labeling_prompt p ON p.id = l.prompt_id
+"""
+
+
+def _kind_filter(campaigns: dict[int, Campaign]) -> tuple[str, dict]:
+    """Exclude the kinds a campaign does not do (usually nothing: tasks are only created for a
+    campaign's kinds, and an empty filter keeps the plan a plain scan of the partial queue index)."""
+    clauses, params = [], {}
+    for i, kind in enumerate(Task.Kind.values):
+        without = [cid for cid, c in campaigns.items() if kind not in c.task_kinds]
+        if without:
+            clauses.append(f"AND NOT (c.kind = %(kind{i})s AND c.campaign_id = ANY(%(without{i})s))")
+            params |= {f"kind{i}": kind, f"without{i}": without}
+    return " ".join(clauses), params
+
+
+def lease_next(*, labeler_id: int, campaigns: dict[int, Campaign], now: datetime, skip_locked: bool) -> Assignment | None:
+    """Lease the best open task in ``campaigns`` to the labeler, or ``None`` if there is none.
+
+    Returns the assignment with ``task``, ``task.prompt``, ``task.campaign`` and the task's
+    completions loaded (what ``selectors.assignments.assignment_payload`` reads). ``skip_locked``
+    False waits for the first locked candidate instead of passing it over.
+    Preconditions: PostgreSQL; autocommit or a savepoint of the caller's (an IntegrityError, such
+    as the one-live-lease constraint refusing a racing second tab, must be recoverable); the
+    labeler holds no live lease in ``campaigns``.
+    """
+    kind_filter, params = _kind_filter(campaigns)
+    sql = _LEASE_SQL.format(kind_filter=kind_filter, skip_locked="SKIP LOCKED" if skip_locked else "")
+    rows = fetch_rows(sql, {"campaigns": list(campaigns), "labeler": labeler_id, "now": now, **params})
+    if not rows:
+        return None
+    row = rows[0]
+    assignment = _ASSIGNMENT.load(row)
+    offset = _ASSIGNMENT.width
+    task = _TASK.load(row, offset)
+    prompt = _PROMPT.load(row, offset + _TASK.width)
+    pairs = row[-1]
+    if isinstance(pairs, str):  # psycopg may hand json back as text
+        pairs = json.loads(pairs)
+    completions = [_COMPLETION.load(pair) for pair in pairs or []]
+    task.prompt = prompt
+    task.campaign = assignment.campaign = campaigns[task.campaign_id]
+    set_prefetched(task, "completions", completions)
+    assignment.task = task
+    return assignment
