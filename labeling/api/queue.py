@@ -8,6 +8,8 @@ pass saves about 1 ms of CPU per labeled item. tests/labeling/test_api_queue.py 
 each payload renders exactly as its serializer would, so the two cannot drift apart.
 """
 
+import math
+
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.response import Response
@@ -121,6 +123,58 @@ def _conflict(description: str):
     return OpenApiResponse(DetailOutput, description=description)
 
 
+def _validated(serializer_class, data, fast) -> dict:
+    """``serializer_class``'s validated data for ``data``.
+
+    Why the ``fast`` shortcut: a DRF serializer deep-copies its declared fields on every
+    instantiation, a noticeable share of the queue endpoints' CPU. ``fast(data)`` accepts only
+    bodies whose every known field already has the exact type the serializer would produce and
+    returns what the serializer would return for them (unknown keys are ignored, as DRF does);
+    it answers ``None`` for anything else, which then goes through the serializer, so every 400
+    keeps DRF's messages.
+    """
+    if type(data) is dict and (clean := fast(data)) is not None:
+        return clean
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+def _is_int(value) -> bool:
+    return type(value) is int  # not bool, not "3": those take the serializer's path
+
+
+def _fast_next(data: dict) -> dict | None:
+    if "campaign" not in data:
+        return {}
+    campaign = data["campaign"]
+    return {"campaign": campaign} if campaign is None or _is_int(campaign) else None
+
+
+def _fast_submit(data: dict) -> dict | None:
+    if "text" in data:  # CharField has more rules (NUL, surrogates): leave demonstrations to DRF
+        return None
+    out = {k: data[k] for k in ("ranking", "ratings") if k in data}
+    if any(v is None for v in out.values()):  # JSONField refuses null with its own message
+        return None
+    if "none_acceptable" in data:
+        if type(data["none_acceptable"]) is not bool:
+            return None
+        out["none_acceptable"] = data["none_acceptable"]
+    if "seconds_spent" in data:
+        seconds = data["seconds_spent"]
+        if seconds is not None:
+            if type(seconds) is int:
+                ok = 0 <= seconds < 2**53  # float() of a huge int: the serializer's overflow message
+            else:
+                ok = type(seconds) is float and math.isfinite(seconds) and seconds >= 0
+            if not ok:
+                return None
+            seconds = float(seconds)
+        out["seconds_spent"] = seconds
+    return out
+
+
 class QueueNextApi(APIView):
     """Lease the next task (or get back the one already held in that campaign); 204 when none is left."""
 
@@ -128,9 +182,8 @@ class QueueNextApi(APIView):
 
     @extend_schema(request=QueueNextInput, responses={200: AssignmentOutput, 204: None}, tags=["queue"])
     def post(self, request):
-        data = QueueNextInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        assignment = assignment_next(labeler=request.user, campaign_id=data.validated_data.get("campaign"))
+        data = _validated(QueueNextInput, request.data, _fast_next)
+        assignment = assignment_next(labeler=request.user, campaign_id=data.get("campaign"))
         if assignment is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
         return Response(assignment_payload(assignment=assignment))
@@ -159,9 +212,7 @@ class AssignmentSubmitApi(APIView):
         tags=["queue"],
     )
     def post(self, request, assignment_id: int):
-        data = SubmitInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        body = dict(data.validated_data)
+        body = dict(_validated(SubmitInput, request.data, _fast_submit))
         seconds = body.pop("seconds_spent", None)
         result = assignment_submit(assignment_id=assignment_id, labeler=request.user, data=body, seconds_spent=seconds)
         payload = submission_payload(assignment=result.assignment, record=result.record)

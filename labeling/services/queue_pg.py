@@ -38,7 +38,7 @@ WITH leased AS (
     UPDATE labeling_task t SET active_leases = t.active_leases + 1
     WHERE t.id = (
         SELECT c.id FROM labeling_task c
-        WHERE c.campaign_id = ANY(%(campaigns)s) AND c.status = 'open'
+        WHERE c.campaign_id IN ({{campaigns}}) AND c.status = 'open'
           AND c.required_labels > c.submitted_count + c.active_leases
           AND NOT EXISTS (SELECT 1 FROM labeling_assignment x WHERE x.task_id = c.id AND x.labeler_id = %(labeler)s)
           {{kind_filter}}
@@ -89,8 +89,15 @@ def lease_next(*, labeler_id: int, campaigns: dict[int, Campaign], now: datetime
     labeler holds no live lease in ``campaigns``.
     """
     kind_filter, params = _kind_filter(campaigns)
-    sql = _LEASE_SQL.format(kind_filter=kind_filter, skip_locked="SKIP LOCKED" if skip_locked else "")
-    rows = fetch_rows(sql, {"campaigns": list(campaigns), "labeler": labeler_id, "now": now, **params})
+    # ``IN (%s, …)``, not ``= ANY(%s)``: PostgreSQL turns a one-element IN into ``=``, which lets it
+    # walk task_queue_campaign_idx in (priority, id) order and stop at the first free task; with
+    # ANY it sorts every open task of the campaign first (and, before ANALYZE, anti-joins each).
+    params |= {f"campaign{i}": cid for i, cid in enumerate(campaigns)}
+    sql = _LEASE_SQL.format(
+        campaigns=", ".join(f"%(campaign{i})s" for i in range(len(campaigns))),
+        kind_filter=kind_filter, skip_locked="SKIP LOCKED" if skip_locked else "",
+    )
+    rows = fetch_rows(sql, {"labeler": labeler_id, "now": now, **params})
     if not rows:
         return None
     row = rows[0]
