@@ -39,7 +39,7 @@ MAXC=0; for C in $LEVELS; do (( C > MAXC )) && MAXC=$C; done
 
 $VPY -m gunicorn config.wsgi:application --bind "127.0.0.1:$PORT" --workers "$WORKERS" \
   --threads "$THREADS" --worker-class gthread --keep-alive 30 --backlog 256 --log-level warning \
-  >"$OUT/gunicorn.log" 2>&1 &
+  ${GUNICORN_ARGS:-} >"$OUT/gunicorn.log" 2>&1 &
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null || true; wait $SERVER 2>/dev/null || true' EXIT
 for _ in $(seq 60); do

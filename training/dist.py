@@ -39,7 +39,8 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-# Distributed types whose model copies are whole and whose optimizer state is not sharded.
+# Distributed types these loops refuse: they shard parameters or optimizer state, while our checkpoints
+# hold the main process's full state and sampling calls the plain module.
 _UNSUPPORTED = ("DEEPSPEED", "FSDP", "MEGATRON_LM", "XLA")
 
 
@@ -67,7 +68,7 @@ def make_accelerator(device_pref: str, command: str) -> "Accelerator":
         mixed_precision="bf16" if pick_dtype(device) == torch.bfloat16 else "no",
         dataloader_config=DataLoaderConfiguration(split_batches=True),
     )
-    kind = str(accelerator.distributed_type).rsplit(".", 1)[-1]
+    kind = accelerator.distributed_type.value
     if kind in _UNSUPPORTED:
         raise TrainingInputError(
             f"{command}: {kind} is not supported by this loop; launch it with data parallelism "

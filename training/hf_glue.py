@@ -151,9 +151,15 @@ def save_trainer_model(trainer, model_dir: Path, info: dict) -> None:
     if trainer.is_world_process_zero():
         shutil.rmtree(tmp, ignore_errors=True)  # leftovers of a crash during an earlier save
     trainer.accelerator.wait_for_everyone()
+    if getattr(trainer, "is_fsdp_enabled", False):
+        # With sharded FSDP state dicts (docker/accelerate/fsdp.yaml: fast, resumable checkpoints)
+        # Trainer.save_model writes no weights at all; the final model must be gathered whole.
+        trainer.accelerator.state.fsdp_plugin.set_state_dict_type("FULL_STATE_DICT")
     trainer.save_model(str(tmp))  # model weights + config + tokenizer (processing_class)
     if not trainer.is_world_process_zero():
         return
+    if not (tmp / "config.json").is_file() or not any(tmp.glob("model*.safetensors")):
+        raise RuntimeError(f"{tmp}: the trainer saved no model weights; not marking the folder complete")
     (tmp / "training_args.bin").unlink(missing_ok=True)  # belongs to checkpoints, not to a model
     write_json_atomic(tmp / MODEL_MARKER, {"saved_at": utc_now(), **info})
     old = model_dir.with_name(f"{model_dir.name}.old")

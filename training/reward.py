@@ -18,7 +18,7 @@ pure function of seed and step; RNG, optimizer and schedule are checkpointed).
 
 Several GPUs (DDP, one full model copy per GPU; ``training.dist``)::
 
-    accelerate launch --config_file docker/accelerate/ddp.yaml --num_processes 4 \
+    accelerate launch --config_file docker/accelerate/ddp.yaml --num_processes 4 \\
         -m training reward --model runs/sft/model --data snapshots/cmp-12 --output_dir runs/rm
 
 ``--batch_size`` stays the global batch: each process scores a contiguous
@@ -245,10 +245,7 @@ def run(cfg: RewardConfig) -> dict:
                 _log(r.writer, step, cfg, r.scheduler, thr, window, counters, extras)
             window.clear()
         if cfg.save_steps and step % cfg.save_steps == 0 and step < cfg.max_steps:
-            rng = capture_rng_states(r.accelerator)  # collective: every process's stream
-            if main:
-                save_checkpoint(r.writer.checkpoint_dir, step, r.rm.model, r.optimizer, r.scheduler,
-                                rng_state=rng, extra=counters.state_dict())
+            _checkpoint(r, step, counters)
         bar.update(1)
     bar.close()
     result = _finish(r, counters)
@@ -273,6 +270,14 @@ def _global_step(r: Run, step: int) -> dict:
 
 # Indirection so tests can simulate a crash mid-run (monkeypatch step_fn).
 step_fn = train_step
+
+
+def _checkpoint(r: Run, step: int, counters: Counters) -> None:
+    """Every process hands in its RNG stream; the main process writes the checkpoint."""
+    rng = capture_rng_states(r.accelerator)  # collective
+    if r.accelerator.is_main_process:
+        save_checkpoint(r.writer.checkpoint_dir, step, r.rm.model, r.optimizer, r.scheduler,
+                        rng_state=rng, extra=counters.state_dict())
 
 
 def _evaluate(r: Run) -> dict:
