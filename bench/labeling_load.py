@@ -13,6 +13,10 @@ annotations/s, p50/p95/p99 latency of next and submit, errors by kind, and, chec
 (``--database-url`` or ``$DATABASE_URL``): double assignments (a labeler holding a task twice),
 over-labeled tasks (more labels than required), lost submissions (a 201 whose record is not stored),
 and tasks left unfinished. Bounded: stops after ``--max-seconds`` whatever happens.
+
+``--think-ms`` (default 0) makes each labeler pause that long after each submit, as a person reading
+the next task would; the printed line says so. With 0, every labeler is a tight loop, so in a closed
+system of C labelers each cycle (next + submit) takes C / throughput on average (Little's law).
 """
 from __future__ import annotations
 
@@ -90,7 +94,7 @@ def random_submission(task: dict, rng: random.Random) -> dict:
 
 
 def labeler_loop(base_url, token, campaign, stats: Stats, lock: threading.Lock, deadline: float, seed: int,
-                 timeout: float):
+                 timeout: float, think_s: float = 0.0):
     rng = random.Random(seed)
     client = Client(base_url, token, timeout)
     local = Stats()
@@ -115,6 +119,8 @@ def labeler_loop(base_url, token, campaign, stats: Stats, lock: threading.Lock, 
                 local.submitted.append((payload["assignment_id"], record.get("id")))
             else:
                 local.errors[f"submit {status}"] += 1
+            if think_s:
+                time.sleep(think_s)
         else:
             local.errors["stopped by --max-seconds"] += 1
     except Exception as exc:  # a dead connection or bad JSON: count it, end this labeler
@@ -179,6 +185,7 @@ def main(argv=None) -> int:
     parser.add_argument("--max-seconds", type=float, default=300.0, help="hard stop for the whole run")
     parser.add_argument("--timeout", type=float, default=30.0, help="per-request timeout (s)")
     parser.add_argument("--any-campaign", action="store_true", help="ask `next` without the campaign filter")
+    parser.add_argument("--think-ms", type=float, default=0.0, help="pause after each submit (default 0: tight loop)")
     parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL", ""))
     parser.add_argument("--json", help="also write the summary as JSON here")
     args = parser.parse_args(argv)
@@ -192,7 +199,7 @@ def main(argv=None) -> int:
     started = time.monotonic()
     deadline = started + args.max_seconds
     threads = [threading.Thread(target=labeler_loop, args=(args.base_url, t, campaign, stats, lock, deadline, i,
-                                                           args.timeout), daemon=True)
+                                                           args.timeout, args.think_ms / 1000), daemon=True)
                for i, t in enumerate(tokens)]
     for t in threads:
         t.start()
@@ -201,7 +208,8 @@ def main(argv=None) -> int:
     elapsed = max((stats.finished_at or time.monotonic()) - started, 1e-9)
 
     summary = {
-        "concurrency": args.concurrency, "tasks": seeded["tasks"], "k": seeded["k"], "overlap": seeded["overlap"],
+        "concurrency": args.concurrency, "think_ms": args.think_ms,
+        "tasks": seeded["tasks"], "k": seeded["k"], "overlap": seeded["overlap"],
         "annotations": stats.annotations, "seconds": round(elapsed, 2),
         "annotations_per_s": round(stats.annotations / elapsed, 1),
         "next_ms": {p: round(pct(stats.next_ms, p), 1) for p in (50, 95, 99)},
@@ -211,7 +219,8 @@ def main(argv=None) -> int:
     }
     if args.database_url and campaign is not None:
         summary["db"] = db_checks(args.database_url, seeded["campaign"], stats.submitted)
-    print(f"C={args.concurrency:<3} {summary['annotations']} annotations in {summary['seconds']}s = "
+    think = f" (think {args.think_ms:g} ms)" if args.think_ms else ""
+    print(f"C={args.concurrency:<3}{think} {summary['annotations']} annotations in {summary['seconds']}s = "
           f"{summary['annotations_per_s']} annotations/s | next p50/p95/p99 "
           f"{summary['next_ms'][50]}/{summary['next_ms'][95]}/{summary['next_ms'][99]} ms | submit p50/p95/p99 "
           f"{summary['submit_ms'][50]}/{summary['submit_ms'][95]}/{summary['submit_ms'][99]} ms")

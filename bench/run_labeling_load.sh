@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
 # The labeling load benchmark end to end: a fresh PostgreSQL database, gunicorn (gthread: one worker
-# process per core x 8 threads), C = 1, 8, 32 simulated labelers draining N ranking tasks (K=4,
+# process per core x 2 threads), C = 1, 8, 32 simulated labelers draining N ranking tasks (K=4,
 # overlap 1), then stop. On this 2-core box one process per core beat 2*cores+1 processes (less
-# context switching between processes competing with PostgreSQL and the client for the same cores):
-# C=8 went from ~85 to ~110 annotations/s. Override with WORKERS=5 THREADS=4.
+# context switching between processes competing with PostgreSQL and the client for the same cores),
+# and 2 threads per process beat 8 on latency at the same throughput: one thread runs Python while
+# the other waits on PostgreSQL, and the rest of the requests queue in order instead of all sharing
+# the GIL at once (C=32 next p99 ~180-210 ms with 8 threads, ~75-105 ms with 2; docs/operations.md).
+# Idle keep-alive connections do not hold a thread. Override with WORKERS=3 THREADS=4.
 #
 #   bash bench/run_labeling_load.sh                 # N=2000, levels "1 8 32"
 #   N=500 LEVELS="8" bash bench/run_labeling_load.sh
+#   THINK_MS=500 bash bench/run_labeling_load.sh    # labelers pause 500 ms between tasks (default 0)
+#   BENCH_DB=prefloop_bench_2 PORT=8124 ...          # run beside another benchmark
 #
 # Needs PostgreSQL on 127.0.0.1:5432 (make services). Results: printed, and appended to var/bench/results.jsonl.
 set -euo pipefail
@@ -21,8 +26,9 @@ PORT=${PORT:-8123}
 DB=${BENCH_DB:-prefloop_bench}
 CORES=$(nproc)
 WORKERS=${WORKERS:-$CORES}
-THREADS=${THREADS:-8}
-OUT=var/bench
+THREADS=${THREADS:-2}
+THINK_MS=${THINK_MS:-0}
+OUT=${BENCH_OUT:-var/bench}
 mkdir -p "$OUT"
 
 export DATABASE_URL="postgres://postgres@127.0.0.1:5432/$DB"
@@ -52,11 +58,11 @@ status=0
 for C in $LEVELS; do
   $VPY manage.py seed_benchmark --labelers "$MAXC" --tasks "$N" --k "$K" --overlap "$OVERLAP" \
     --tokens-file "$OUT/tokens.json" >/dev/null
-  $VPY bench/cpu_snapshot.py >"$OUT/cpu-before.json"
+  $VPY bench/cpu_snapshot.py --server "$SERVER" --db "$DB" >"$OUT/cpu-before.json"
   /usr/bin/time -f "%U %S" -o "$OUT/client-cpu.txt" \
     $VPY bench/labeling_load.py --base-url "http://127.0.0.1:$PORT" --tokens-file "$OUT/tokens.json" \
-    --concurrency "$C" --json "$OUT/results.jsonl" || status=1
-  used=$($VPY bench/cpu_snapshot.py --since "$OUT/cpu-before.json")
+    --concurrency "$C" --think-ms "$THINK_MS" --json "$OUT/results.jsonl" || status=1
+  used=$($VPY bench/cpu_snapshot.py --server "$SERVER" --db "$DB" --since "$OUT/cpu-before.json")
   client=$(awk '{print $1 + $2}' "$OUT/client-cpu.txt")
   annotations=$(tail -1 "$OUT/results.jsonl" | $VPY -c 'import json,sys; print(json.load(sys.stdin)["annotations"])')
   $VPY - "$used" "$client" "$annotations" <<'PY'
@@ -65,7 +71,8 @@ used, client, n = json.loads(sys.argv[1]), float(sys.argv[2]), max(int(sys.argv[
 total = used["gunicorn"] + used["postgres"] + client
 print(f"      CPU per annotation: web {1000 * used['gunicorn'] / n:.1f} ms + postgres {1000 * used['postgres'] / n:.1f} ms"
       f" + client {1000 * client / n:.1f} ms = {1000 * total / n:.1f} ms"
-      f" → at most {n / total * os.cpu_count():.0f} annotations/s on {os.cpu_count()} idle cores")
+      f" → at most {n / total * os.cpu_count():.0f} annotations/s on {os.cpu_count()} idle cores"
+      f" (client {100 * client / total:.0f}% of it); load average {os.getloadavg()[0]:.2f}")
 PY
 done
 exit $status

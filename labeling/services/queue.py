@@ -12,6 +12,10 @@ the task), so 32 labelers asking at once each lock a different task instead of q
 first one; the WHERE clause is re-checked on the locked row version, so a task filled meanwhile is
 passed over. On SQLite every transaction is ``BEGIN IMMEDIATE`` (settings), which serializes writers.
 
+Two implementations of the lease, one behaviour: on PostgreSQL, ``queue_pg`` picks, counts and
+records a lease in one autocommit statement (the hot path: the load benchmark's ``next``); the
+ORM path below (``_pick_and_lease``) serves SQLite. tests/labeling runs on both backends.
+
 Lock order, which keeps it deadlock-free: submit/skip lock the assignment, then update its task;
 the sweep locks assignments (SKIP LOCKED), then tasks in id order; ``next`` locks one task and
 only waits for a lock while holding none.
