@@ -16,12 +16,17 @@ Same semantics as the portable path:
   from its strong random source (``pg_strong_random``): unpredictable, like the portable path's
   ``SystemRandom`` shuffle, and stored on the assignment in the same statement.
 - Lease length: the task's campaign's ``lease_seconds``, read in the same statement.
+
+The INSERT names every column of ``labeling_assignment``: a field added to ``Assignment`` must be
+added there too (tests/labeling/test_hot_path.py checks the lists against the models).
 """
 
 from __future__ import annotations
 
 import json
 from datetime import datetime
+
+from django.utils import timezone
 
 from labeling.models import Assignment, Campaign, Completion, Prompt, Task
 from labeling.rawsql import RowShape, fetch_rows, set_prefetched
@@ -50,7 +55,7 @@ WITH leased AS (
 ), inserted AS (
     INSERT INTO labeling_assignment (created_at, updated_at, task_id, campaign_id, labeler_id, status, expires_at,
                                      display_order, submitted_at, seconds_spent, skip_reason, submission_digest)
-    SELECT %(now)s, %(now)s, l.id, l.campaign_id, %(labeler)s, 'leased',
+    SELECT %(stamp)s, %(stamp)s, l.id, l.campaign_id, %(labeler)s, 'leased',
            %(now)s + make_interval(secs => cp.lease_seconds),
            (SELECT COALESCE(jsonb_agg(tc.completion_id ORDER BY gen_random_uuid()), '[]'::jsonb)
               FROM labeling_task_completions tc WHERE tc.task_id = l.id),
@@ -97,7 +102,9 @@ def lease_next(*, labeler_id: int, campaigns: dict[int, Campaign], now: datetime
         campaigns=", ".join(f"%(campaign{i})s" for i in range(len(campaigns))),
         kind_filter=kind_filter, skip_locked="SKIP LOCKED" if skip_locked else "",
     )
-    rows = fetch_rows(sql, {"labeler": labeler_id, "now": now, **params})
+    # ``now`` (the caller's clock, simulated in tests) sets the deadline; the row's timestamps are
+    # the real time, as ``auto_now_add`` gives the portable path.
+    rows = fetch_rows(sql, {"labeler": labeler_id, "now": now, "stamp": timezone.now(), **params})
     if not rows:
         return None
     row = rows[0]

@@ -17,6 +17,9 @@ itself in autocommit:
 Locks are taken in the portable path's order (assignment, then task). When the statement wrote
 nothing, the caller falls back to the portable locked path, which decides between an idempotent
 retry, a ``Conflict`` and a late submit under the row lock.
+
+The INSERTs name every column of their tables: a field added to ``Ranking``, ``Rating`` or
+``Demonstration`` must be added here too (tests/labeling/test_hot_path.py checks them).
 """
 
 from __future__ import annotations

@@ -182,3 +182,18 @@ def test_negotiation_shortcut_answers_what_drf_answers(accept, path):
             return type(exc)
 
     assert pick(JsonFirstContentNegotiation()) == pick(DefaultContentNegotiation())
+
+
+@pytest.mark.parametrize("model", ["Assignment", "Ranking", "Rating", "Demonstration"])
+def test_hand_written_inserts_name_every_column(model):
+    """A field added to one of these models must be added to the one-statement INSERTs as well."""
+    import re
+
+    from labeling import models
+    from labeling.services import queue_pg, submissions_pg
+
+    table = getattr(models, model)._meta.db_table
+    sql = queue_pg._LEASE_SQL + submissions_pg._RANKING_SQL + submissions_pg._DEMONSTRATION_SQL
+    listed = re.search(rf"INSERT INTO {table} \(([^)]*)\)", sql).group(1)
+    columns = {c.strip() for c in listed.split(",")}
+    assert columns == {f.column for f in getattr(models, model)._meta.concrete_fields if not f.primary_key}
