@@ -34,6 +34,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from labeling.jobs import services
+from labeling.jobs.tailing import MetricsTail, log_tail
 from labeling.models import DatasetSnapshot, Job, ModelVersion
 
 logger = logging.getLogger(__name__)
@@ -41,7 +42,6 @@ logger = logging.getLogger(__name__)
 POLL_S = float(os.environ.get("PREFLOOP_JOB_POLL_S", "1.0"))
 CANCEL_GRACE_S = 30.0
 STALE_HEARTBEAT = timedelta(minutes=5)  # a RUNNING job whose heartbeat is older was orphaned by a dead worker
-LOG_TAIL_BYTES = 16_000
 MAX_METRIC_ROWS = 5_000
 
 
@@ -157,54 +157,6 @@ def build_command(job: Job) -> Command:
     return Command(argv=argv, env=env, cwd=str(settings.BASE_DIR))
 
 
-# ---------------------------------------------------------------- tailing
-
-class MetricsTail:
-    """Reads complete new lines appended to metrics.jsonl since the last call."""
-
-    def __init__(self, path: Path):
-        self.path = path
-        self.offset = 0
-        self.partial = b""
-
-    def read(self) -> list[dict]:
-        try:
-            with self.path.open("rb") as fh:
-                size = os.fstat(fh.fileno()).st_size
-                if size < self.offset:  # the file was rewritten (a resume truncates it): start over
-                    self.offset, self.partial = 0, b""
-                fh.seek(self.offset)
-                data = fh.read()
-                self.offset += len(data)
-        except FileNotFoundError:
-            return []
-        data = self.partial + data
-        lines = data.split(b"\n")
-        self.partial = lines.pop()  # an incomplete last line waits for the next read
-        rows = []
-        for line in lines:
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if isinstance(row, dict):
-                rows.append(row)
-        return rows
-
-
-def _log_tail(path: Path, size: int = LOG_TAIL_BYTES) -> str:
-    try:
-        with path.open("rb") as fh:
-            fh.seek(0, os.SEEK_END)
-            end = fh.tell()
-            fh.seek(max(0, end - size))
-            return fh.read().decode("utf-8", errors="replace")
-    except FileNotFoundError:
-        return ""
-
-
 def _error_from_log(tail: str, returncode: int) -> str:
     """The CLI prints ``error: ...`` for bad input; otherwise show the last lines of the log."""
     lines = [ln for ln in tail.splitlines() if ln.strip()]
@@ -280,9 +232,9 @@ def _supervise(job: Job, proc: subprocess.Popen, tail: MetricsTail, log_path: Pa
         new_rows = tail.read()
         now = timezone.now()
         updates = {"heartbeat_at": now, "updated_at": now}
-        log_tail = _log_tail(log_path)
-        if log_tail != last_log:
-            updates["log_tail"] = last_log = log_tail
+        log_text = log_tail(log_path)
+        if log_text != last_log:
+            updates["log_tail"] = last_log = log_text
         if new_rows:
             if job.attempts > 1:  # a resumed run re-logs steps after its checkpoint
                 last_step = new_rows[0].get("step")
@@ -342,20 +294,20 @@ def run_job(job_id: int, *, poll_s: float | None = None) -> str | None:
         proc.wait()
         logger.exception("job %s: supervising the training process failed", job.pk)
         try:
-            _finish(job, Job.Status.FAILED, log_tail=_log_tail(log_path), error=f"runner failed: {exc!r}")
+            _finish(job, Job.Status.FAILED, log_tail=log_tail(log_path), error=f"runner failed: {exc!r}")
         except Exception:
             logger.exception("job %s: cannot record the failure", job.pk)
         raise
     # Reap anything the CLI left behind in its group (e.g. dataloader workers).
     _signal_group(proc.pid, signal.SIGKILL)
 
-    log_tail = _log_tail(log_path)
+    log_text = log_tail(log_path)
     result_path = succeeded_output(job)
     if cancel_sent_at is not None:
-        _finish(job, Job.Status.CANCELLED, log_tail=log_tail, error="cancelled by request")
+        _finish(job, Job.Status.CANCELLED, log_tail=log_text, error="cancelled by request")
         return Job.Status.CANCELLED
     if returncode != 0 or not result_path.is_file():
-        _finish(job, Job.Status.FAILED, log_tail=log_tail, error=_error_from_log(log_tail, returncode))
+        _finish(job, Job.Status.FAILED, log_tail=log_text, error=_error_from_log(log_text, returncode))
         return Job.Status.FAILED
     try:
         result_json = Path(job.output_dir) / "result.json"
@@ -374,10 +326,10 @@ def run_job(job_id: int, *, poll_s: float | None = None) -> str | None:
                 from labeling.jobs.loop import import_generated
 
                 summary["imported"] = import_generated(job=job, result=result)
-            _finish(job, Job.Status.SUCCEEDED, log_tail=log_tail, result=summary, progress=1.0)
+            _finish(job, Job.Status.SUCCEEDED, log_tail=log_text, result=summary, progress=1.0)
     except Exception as exc:
         logger.exception("job %s: registering its output failed", job.pk)
-        _finish(job, Job.Status.FAILED, log_tail=log_tail, error=f"training succeeded but registering its output failed: {exc}")
+        _finish(job, Job.Status.FAILED, log_tail=log_text, error=f"training succeeded but registering its output failed: {exc}")
         return Job.Status.FAILED
     return Job.Status.SUCCEEDED
 

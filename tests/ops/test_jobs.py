@@ -16,7 +16,8 @@ from django.db import connection
 from django.utils import timezone
 
 from labeling.jobs import runner, services
-from labeling.jobs.runner import MetricsTail, build_command, run_job
+from labeling.jobs.runner import build_command, run_job
+from labeling.jobs.tailing import MetricsTail
 from labeling.jobs.services import job_cancel, job_create
 from labeling.models import Job, ModelVersion, Task
 from labeling.services.errors import Conflict
