@@ -17,8 +17,8 @@ from django.utils import timezone
 
 from labeling.jobs import runner, services
 from labeling.jobs.runner import build_command, run_job
-from labeling.jobs.tailing import MetricsTail
 from labeling.jobs.services import job_cancel, job_create
+from labeling.jobs.tailing import MetricsTail
 from labeling.models import Job, ModelVersion, Task
 from labeling.services.errors import Conflict
 from labeling.services.exports import snapshot_create
