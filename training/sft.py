@@ -1,4 +1,4 @@
-"""Supervised fine-tuning on demonstrations, loss on assistant tokens only (InstructGPT step 1).
+"""Supervised fine-tuning on demonstrations, loss on the final assistant turn only (InstructGPT step 1).
 
     python -m training sft --model smollm2-135m-instruct --data SNAPSHOT --output_dir runs/sft \
         [--max_steps 200] [--batch_size 8] [--learning_rate 2e-5] [--packing] [--resume] [--config sft.yaml]
@@ -6,10 +6,18 @@
 Input: an ``sft`` snapshot (folder or .jsonl) of ``{"messages": [...]}`` rows.
 Output (``--output_dir``): ``model/``, ``metrics.jsonl``, ``result.json``, ``checkpoints/``.
 
-Built on TRL's SFTTrainer with ``assistant_only_loss=True``: the model's chat
-template carries ``{% generation %}`` markers (our prepared models do; TRL patches
-some well-known templates), so the tokenizer returns an assistant mask and every
-other token gets label -100. ``--packing`` uses TRL's best-fit-decreasing packing.
+Built on TRL's SFTTrainer. Each row is handed over in TRL's conversational
+prompt-completion form, ``{"prompt": messages[:-1], "completion": [messages[-1]]}``,
+with ``completion_only_loss=True``: the prompt (rendered with the generation prompt,
+e.g. ``<|im_start|>assistant\\n``) gets label -100 and only the demonstration, with
+its end-of-turn token and whatever the template writes after it, is trained. Earlier
+assistant turns of a multi-turn prompt are context, never targets. The snapshot
+format is unchanged.
+
+TRL truncates at ``max_length`` keeping the start, so a prompt that alone fills
+``max_length`` would leave nothing of the demonstration; such rows are dropped up
+front with a warning on stderr and counted in result.json (``rows_dropped_too_long``).
+``--packing`` uses TRL's best-fit-decreasing packing.
 """
 
 from __future__ import annotations
@@ -22,7 +30,7 @@ from training.errors import TrainingInputError
 
 @dataclass(kw_only=True)
 class SFTRunConfig(RunConfig):
-    """Supervised fine-tuning on an sft snapshot; loss on assistant tokens only."""
+    """Supervised fine-tuning on an sft snapshot; loss on the final assistant turn only."""
 
     data: str = field(metadata={"help": "sft snapshot folder (manifest.json + train.jsonl) or a .jsonl file."})
     learning_rate: float = field(default=2e-5, metadata={"help": "Peak learning rate (linear decay)."})
@@ -36,23 +44,55 @@ class SFTRunConfig(RunConfig):
 
 
 def check_chat_template(tokenizer, model_path) -> None:
-    """Fail early unless assistant-only masking is possible with this tokenizer's template."""
-    from trl.chat_template_utils import get_training_chat_template, has_generation_markers
-
-    template = tokenizer.chat_template
-    if not template:
+    """Fail early unless the tokenizer has a chat template (rows are conversations)."""
+    if not tokenizer.chat_template:
         raise TrainingInputError(f"{model_path}: tokenizer has no chat template; SFT needs one")
-    if has_generation_markers(template):
-        return
-    try:
-        if get_training_chat_template(tokenizer) is not None:
-            return
-    except Exception:  # TRL raises for templates it does not know how to patch
-        pass
-    raise TrainingInputError(
-        f"{model_path}: chat template has no {{% generation %}} markers and TRL cannot patch it; "
-        "assistant-only loss is impossible (add the markers around assistant content)"
-    )
+
+
+def to_prompt_completion(row: dict) -> dict:
+    """TRL conversational prompt-completion form: everything before the demonstration is prompt."""
+    messages = row["messages"]
+    return {"prompt": messages[:-1], "completion": [messages[-1]]}
+
+
+def prompt_length(tokenizer, messages: list[dict]) -> int:
+    """Tokens of the prompt (all turns but the last) rendered with the generation prompt, as TRL does."""
+    out = tokenizer.apply_chat_template(messages[:-1], add_generation_prompt=True, tokenize=True, return_dict=True)
+    return len(out["input_ids"])
+
+
+def too_long_rows(tokenizer, rows: list[dict], max_length: int) -> list[int]:
+    """Indices of rows whose prompt alone takes ``max_length`` tokens or more (nothing left to train)."""
+    return [i for i, r in enumerate(rows) if prompt_length(tokenizer, r["messages"]) >= max_length]
+
+
+def drop_too_long(snapshot, tokenizer, max_length: int, data: str):
+    """Snapshot without rows whose prompt fills ``max_length``; warn on stderr. Returns (snapshot, n_dropped)."""
+    import dataclasses
+    import sys
+
+    from training.hf_glue import is_main_process
+
+    bad = too_long_rows(tokenizer, snapshot.train, max_length)
+    bad_valid = too_long_rows(tokenizer, snapshot.valid, max_length) if snapshot.valid else []
+    if len(bad) == len(snapshot.train):
+        raise TrainingInputError(
+            f"{data}: every train row's prompt takes >= {max_length} tokens (--max_length), leaving no room "
+            "for the demonstration; raise --max_length or shorten the prompts"
+        )
+    if (bad or bad_valid) and is_main_process():
+        for split, idx, rows in (("train", bad, snapshot.train), ("valid", bad_valid, snapshot.valid)):
+            if idx:
+                first = ", ".join(str(i + 1) for i in idx[:5]) + (", ..." if len(idx) > 5 else "")
+                print(f"warning: sft: dropped {len(idx)} of {len(rows)} {split} rows whose prompt takes >= "
+                      f"{max_length} tokens (--max_length), so no demonstration token would be trained; "
+                      f"rows {first}", file=sys.stderr)
+
+    def keep(rows, idx):
+        drop = set(idx)
+        return [r for i, r in enumerate(rows) if i not in drop]
+
+    return dataclasses.replace(snapshot, train=keep(snapshot.train, bad), valid=keep(snapshot.valid, bad_valid)), len(bad)
 
 
 def build_trainer(cfg: SFTRunConfig, snapshot, model_path, writer, device, dtype, callbacks=()):
@@ -71,12 +111,13 @@ def build_trainer(cfg: SFTRunConfig, snapshot, model_path, writer, device, dtype
     args = SFTConfig(
         **trainer_kwargs(cfg, writer, device, dtype),
         warmup_steps=cfg.warmup_steps, weight_decay=cfg.weight_decay,
-        max_length=cfg.max_length, packing=cfg.packing, assistant_only_loss=True,
+        max_length=cfg.max_length, packing=cfg.packing,
+        completion_only_loss=True, assistant_only_loss=False,
         eval_strategy="no", dataset_num_proc=None,
     )
 
     def to_dataset(rows):
-        return Dataset.from_list([{"messages": r["messages"]} for r in rows])
+        return Dataset.from_list([to_prompt_completion(r) for r in rows])
 
     eval_ds = to_dataset(snapshot.valid) if snapshot.valid else None
     return SFTTrainer(model=model, args=args, train_dataset=to_dataset(snapshot.train), eval_dataset=eval_ds,
@@ -87,10 +128,13 @@ def run(cfg: SFTRunConfig, callbacks=()) -> dict:
     """Validate inputs, train, save ``model/`` atomically and write result.json; return the result."""
     from training.data import load_snapshot
     from training.hf_glue import prepare_writer, save_trainer_model, train_with_resume
-    from training.modeling import pick_device, pick_dtype, resolve_model, seed_everything
+    from training.modeling import load_tokenizer, pick_device, pick_dtype, resolve_model, seed_everything
 
     snapshot = load_snapshot(cfg.data, "sft")  # validate every row before touching a model
     model_path = resolve_model(cfg.model)
+    tokenizer = load_tokenizer(model_path)
+    check_chat_template(tokenizer, model_path)
+    snapshot, dropped = drop_too_long(snapshot, tokenizer, cfg.max_length, cfg.data)  # before any output
     device = pick_device(cfg.device)
     dtype = pick_dtype(device)
     seed_everything(cfg.seed)
@@ -104,7 +148,8 @@ def run(cfg: SFTRunConfig, callbacks=()) -> dict:
         return {}
     return writer.write_result(
         command="sft", config=cfg.to_dict(), inputs=snapshot.files,
-        summary={"train_rows": len(snapshot.train), "valid_rows": len(snapshot.valid), "eval_loss": eval_loss,
+        summary={"train_rows": len(snapshot.train), "valid_rows": len(snapshot.valid),
+                 "rows_dropped_too_long": dropped, "eval_loss": eval_loss,
                  "steps": trainer.state.global_step, "base_model": str(model_path), "device": str(device),
                  "precision": "bf16-autocast" if str(dtype) == "torch.bfloat16" else "fp32"},
     )

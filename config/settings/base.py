@@ -138,6 +138,9 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "labeling.api.errors.exception_handler",
     # Login and token endpoints: attempts per client IP (counted in CACHES, so use Redis when scaled out).
     "DEFAULT_THROTTLE_RATES": {"auth": env("AUTH_THROTTLE_RATE", default="30/min")},
+    # How many proxies' X-Forwarded-For entries identify the client; 0 = use the socket address, so a
+    # client cannot pick its own identity (and dodge the login throttle) with a forged header.
+    "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
 }
 
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://prefloop")}
@@ -147,6 +150,8 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Human preference data collection and RLHF training loop.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The schema and Swagger UI are for signed-in users, like the rest of the API.
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     "COMPONENT_SPLIT_REQUEST": True,
     # Several models have a "kind"/"status" field; name each choice set once so the schema (and
     # the TypeScript generated from it) gets stable, readable enum names.

@@ -8,11 +8,11 @@ from rest_framework.authentication import SessionAuthentication
 from rest_framework.authtoken.models import Token
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from labeling import roles
 from labeling.api.errors import BadRequest
+from labeling.api.throttling import AuthAttemptThrottle
 from labeling.selectors.campaigns import campaigns_available_to_labeler
 from labeling.selectors.users import user_has_role, user_label_counts, user_roles
 from labeling.services.users import user_token_get_or_create, user_token_revoke
@@ -48,8 +48,7 @@ class TokenApi(APIView):
 
     authentication_classes = []  # credentials are in the body; no cookie, so no CSRF either
     permission_classes = [AllowAny]
-    throttle_classes = [ScopedRateThrottle]  # slows password guessing, per client IP
-    throttle_scope = "auth"
+    throttle_classes = [AuthAttemptThrottle]  # slows password guessing, per client IP
 
     @extend_schema(
         request=CredentialsInput,
@@ -67,8 +66,7 @@ class LoginApi(APIView):
 
     authentication_classes = []
     permission_classes = [AllowAny]
-    throttle_classes = [ScopedRateThrottle]
-    throttle_scope = "auth"
+    throttle_classes = [AuthAttemptThrottle]
 
     @extend_schema(
         request=CredentialsInput,

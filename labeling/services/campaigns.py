@@ -81,24 +81,27 @@ def campaign_update(*, campaign: Campaign, data: dict) -> Campaign:
     Rules: an archived campaign is read-only (``Conflict``); K cannot change once ranking tasks
     exist; a new ``labels_per_task`` applies to tasks created afterwards; a new ``priority`` is
     also copied onto the campaign's still-open tasks so the queue honours it at once.
-    Preconditions: ``campaign`` is a saved instance; ``data`` keys are field names.
+    Preconditions: ``campaign`` is a saved instance; ``data`` keys are field names. Returns the updated
+    campaign, re-read under a row lock (use it rather than the instance passed in).
     """
     unknown = sorted(set(data) - set(EDITABLE_FIELDS))
     if unknown:
         raise ValidationError({k: ["this field cannot be changed here"] for k in unknown})
-    if campaign.status == Status.ARCHIVED:
-        raise Conflict("an archived campaign cannot be edited")
-    old_k, old_priority = campaign.completions_per_prompt, campaign.priority
-    for key, value in data.items():
-        setattr(campaign, key, list(value) if key == "task_kinds" else value)
-    if campaign.completions_per_prompt != old_k and campaign.tasks.filter(kind=Task.Kind.RANKING).exists():
-        raise ValidationError({"completions_per_prompt": ["cannot change once ranking tasks exist"]})
-    _validate(campaign)
     with transaction.atomic():
-        campaign.save()
-        if campaign.priority != old_priority:
-            campaign.tasks.filter(status=Task.Status.OPEN).update(priority=campaign.priority)
-    return campaign
+        # Re-read under a row lock: a pause/archive committed meanwhile must not be written back over.
+        locked = Campaign.objects.select_for_update().get(pk=campaign.pk)
+        if locked.status == Status.ARCHIVED:
+            raise Conflict("an archived campaign cannot be edited")
+        old_k, old_priority = locked.completions_per_prompt, locked.priority
+        for key, value in data.items():
+            setattr(locked, key, list(value) if key == "task_kinds" else value)
+        if locked.completions_per_prompt != old_k and locked.tasks.filter(kind=Task.Kind.RANKING).exists():
+            raise ValidationError({"completions_per_prompt": ["cannot change once ranking tasks exist"]})
+        _validate(locked)
+        locked.save(update_fields=[*data, "updated_at"])
+        if locked.priority != old_priority:
+            locked.tasks.filter(status=Task.Status.OPEN).update(priority=locked.priority)
+    return locked
 
 
 def _set_status(campaign: Campaign, status: str) -> Campaign:

@@ -72,3 +72,17 @@ def test_content_hash_normalizes_whitespace_and_unicode_but_not_case():
     assert prompt_content_hash(base) == prompt_content_hash([{"role": "user", "content": "Cafe\u0301 au lait"}])
     assert prompt_content_hash(base) != prompt_content_hash([{"role": "user", "content": "café au lait"}])
     assert prompt_content_hash(base) != prompt_content_hash([{"role": "system", "content": "Café au lait"}])
+
+
+@pytest.mark.django_db
+def test_an_edit_made_from_a_stale_copy_does_not_undo_an_archive(make_campaign):
+    from labeling.models import Campaign
+    from labeling.services.campaigns import campaign_archive, campaign_update
+    from labeling.services.errors import Conflict
+
+    campaign = make_campaign()
+    stale = Campaign.objects.get(pk=campaign.pk)  # loaded by a request that started before the archive
+    campaign_archive(campaign=Campaign.objects.get(pk=campaign.pk))
+    with pytest.raises(Conflict):
+        campaign_update(campaign=stale, data={"guidelines": "new text"})
+    assert Campaign.objects.get(pk=campaign.pk).status == Campaign.Status.ARCHIVED

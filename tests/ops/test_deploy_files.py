@@ -40,6 +40,7 @@ def test_compose_has_the_scaled_out_shape():
     # No secret is baked in: SECRET_KEY must come from the environment.
     text = (ROOT / "docker" / "compose.yaml").read_text()
     assert re.search(r"SECRET_KEY: \$\{SECRET_KEY:\?", text)
+    assert "POSTGRES_PASSWORD:-" not in text, "no default database password"
 
 
 def test_compose_file_validates_with_a_compose_cli():
@@ -50,7 +51,7 @@ def test_compose_file_validates_with_a_compose_cli():
     if cli is None:
         pytest.skip("no docker compose CLI here (validated with yaml above)")
     proc = subprocess.run([*cli, "-f", str(ROOT / "docker" / "compose.yaml"), "config", "-q"],
-                          env={"SECRET_KEY": "validation-only", "PATH": "/usr/bin:/bin:/usr/local/bin"},
+                          env={"SECRET_KEY": "validation-only", "POSTGRES_PASSWORD": "validation-only", "PATH": "/usr/bin:/bin:/usr/local/bin"},
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
 

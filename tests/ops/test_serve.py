@@ -53,7 +53,7 @@ def _wait(predicate, timeout, log_path, what):
 
 def _http_ok(port) -> bool:
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/schema/", timeout=5) as r:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/auth/csrf", timeout=5) as r:
             return r.status == 200
     except OSError:
         return False

@@ -1,4 +1,4 @@
-"""SFT end to end on the tiny model: outputs, assistant-only loss, resume, bad input."""
+"""SFT end to end on the tiny model: outputs, loss on the demonstration only, resume, bad input."""
 
 import json
 
@@ -49,8 +49,13 @@ def test_sft_cli_writes_model_metrics_result(tiny_model_dir, tmp_path):
     AutoModelForCausalLM.from_pretrained(out / "model")  # loadable as a plain HF model
 
 
-def test_loss_only_on_assistant_tokens(tiny_model_dir, tmp_path):
-    data = write_jsonl(tmp_path / "sft.jsonl", sft_rows(4))
+def test_loss_only_on_final_demonstration(tiny_model_dir, tmp_path):
+    """Only the last assistant turn (+ its end-of-turn) is trained; an imported old reply is context."""
+    rows = sft_rows(4)
+    old_reply = {"role": "assistant", "content": "An old model's reply that must not be trained."}
+    rows[1]["messages"] = [rows[1]["messages"][0], old_reply, {"role": "user", "content": "Try again, shorter."},
+                           rows[1]["messages"][-1]]
+    data = write_jsonl(tmp_path / "sft.jsonl", rows)
     cfg = sft_config(tiny_model_dir, data, tmp_path / "run")
     from training.data import load_snapshot
     from training.runio import RunWriter
@@ -61,8 +66,33 @@ def test_loss_only_on_assistant_tokens(tiny_model_dir, tmp_path):
     batch = next(iter(trainer.get_train_dataloader()))
     tok = trainer.processing_class
     trained = sorted(tok.decode(ids[labels != -100]) for ids, labels in zip(batch["input_ids"], batch["labels"]))
-    expected = sorted(r["messages"][-1]["content"] + "<|im_end|>" for r in snap.train)
+    # ChatML writes "\n" after <|im_end|>; it belongs to the completion, so it is trained too.
+    expected = sorted(r["messages"][-1]["content"] + "<|im_end|>\n" for r in snap.train)
     assert trained == expected
+    full = [tok.decode(ids[mask.bool()]) for ids, mask in zip(batch["input_ids"], batch["attention_mask"])]
+    assert sum(old_reply["content"] in text for text in full) == 1, "the old reply stays in the prompt"
+
+
+def test_overlong_prompt_rows_are_dropped_and_reported(tiny_model_dir, tmp_path, capsys):
+    rows = sft_rows(8)
+    long_prompt = {"role": "user", "content": " ".join(f"word{i}" for i in range(400))}
+    for i in (2, 5):
+        rows[i]["messages"] = [long_prompt, rows[i]["messages"][-1]]
+    data = write_jsonl(tmp_path / "sft.jsonl", rows)
+    result = run(sft_config(tiny_model_dir, data, tmp_path / "run", "--max_length", "128", "--max_steps", "2"))
+    err = capsys.readouterr().err
+    assert "warning: sft: dropped 2 of 8 train rows" in err and "rows 3, 6" in err
+    assert result["summary"]["rows_dropped_too_long"] == 2 and result["summary"]["train_rows"] == 6
+    assert read_result(tmp_path / "run")["summary"]["rows_dropped_too_long"] == 2
+
+    only_long = write_jsonl(tmp_path / "long.jsonl", [rows[2], rows[5]])
+    out = tmp_path / "run2"
+    code = cli.main(["sft", "--model", str(tiny_model_dir), "--data", str(only_long), "--output_dir", str(out),
+                     "--max_length", "128", "--device", "cpu"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith(f"error: {only_long}: every train row's prompt takes >= 128 tokens") and err.count("\n") == 1
+    assert not out.exists(), "nothing may be written before the input is validated"
 
 
 class Preempted(RuntimeError):
