@@ -92,7 +92,8 @@ def drop_too_long(snapshot, tokenizer, max_length: int, data: str):
         drop = set(idx)
         return [r for i, r in enumerate(rows) if i not in drop]
 
-    return dataclasses.replace(snapshot, train=keep(snapshot.train, bad), valid=keep(snapshot.valid, bad_valid)), len(bad)
+    kept = dataclasses.replace(snapshot, train=keep(snapshot.train, bad), valid=keep(snapshot.valid, bad_valid))
+    return kept, len(bad)
 
 
 def build_trainer(cfg: SFTRunConfig, snapshot, model_path, writer, device, dtype, callbacks=()):
