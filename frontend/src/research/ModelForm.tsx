@@ -1,6 +1,6 @@
 import { useState } from 'react'
-import { formErrors } from './apiErrors'
 import { MODEL_KINDS, researchApi, type ModelKind, type ModelVersion } from './researchApi'
+import { useApiForm } from './useApiForm'
 import { ErrorAlert, FieldErrors } from './widgets'
 
 const FIELDS = ['name', 'kind', 'artifact_path', 'parent'] as const
@@ -11,28 +11,16 @@ export function ModelForm({ models, onCreated }: { models: ModelVersion[]; onCre
   const [kind, setKind] = useState<ModelKind>('base')
   const [path, setPath] = useState('')
   const [parent, setParent] = useState('')
-  const [busy, setBusy] = useState(false)
-  const [errors, setErrors] = useState<Record<string, string[]>>({})
-  const [general, setGeneral] = useState<string | null>(null)
+  const { busy, errors, general, run } = useApiForm(FIELDS)
 
-  async function submit() {
-    setBusy(true)
-    setErrors({})
-    setGeneral(null)
-    try {
+  const submit = () =>
+    run(async () => {
       const m = await researchApi.createModel({ name: name.trim(), kind, artifact_path: path.trim(), parent: parent ? Number(parent) : null })
       setName('')
       setPath('')
       setParent('')
       onCreated(m)
-    } catch (e) {
-      const f = formErrors(e, FIELDS)
-      setErrors(f.fields)
-      setGeneral(f.general)
-    } finally {
-      setBusy(false)
-    }
-  }
+    })
 
   return (
     <form

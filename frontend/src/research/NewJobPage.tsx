@@ -1,6 +1,6 @@
 import { useState } from 'react'
 import { useNavigate, useSearchParams } from 'react-router-dom'
-import { formErrors } from './apiErrors'
+import { useApiForm } from './useApiForm'
 import { useRegistry } from './hooks'
 import { buildJobBody, JOB_RULES, type JobFormState } from './jobForm'
 import { ModelSlotInput } from './ModelSlotInput'
@@ -17,9 +17,7 @@ export function NewJobPage() {
   const registry = useRegistry()
   const initialKind = JOB_KINDS.find((k) => k === search.get('kind')) ?? 'sft'
   const [s, setS] = useState<JobFormState>({ kind: initialKind, snapshotId: null, models: {}, paramsText: '{\n  "max_steps": 200\n}' })
-  const [errors, setErrors] = useState<Record<string, string[]>>({})
-  const [general, setGeneral] = useState<string | null>(null)
-  const [busy, setBusy] = useState(false)
+  const { busy, errors, general, setErrors, setGeneral, run } = useApiForm(FIELDS)
   const rule = JOB_RULES[s.kind]
   const snapshots = (registry.snapshots.data ?? []).filter((x) => rule.snapshotKinds.includes(x.kind))
 
@@ -32,17 +30,10 @@ export function NewJobPage() {
       setErrors(built.errors)
       return
     }
-    setErrors({})
-    setBusy(true)
-    try {
+    await run(async () => {
       const job = await researchApi.createJob(built.body)
       navigate(`/research/jobs/${job.id}`, { state: { flash: `Job #${job.id} queued.` } })
-    } catch (e) {
-      const f = formErrors(e, FIELDS)
-      setErrors(f.fields)
-      setGeneral(f.general)
-      setBusy(false)
-    }
+    })
   }
 
   return (

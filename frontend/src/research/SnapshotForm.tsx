@@ -1,7 +1,7 @@
 import { useState } from 'react'
 import type { Campaign } from '../api'
-import { formErrors } from './apiErrors'
 import { researchApi, SNAPSHOT_KINDS, type Snapshot, type SnapshotKind } from './researchApi'
+import { useApiForm } from './useApiForm'
 import { ErrorAlert, FieldErrors } from './widgets'
 
 const FIELDS = ['kind', 'campaign_ids', 'name', 'valid_fraction', 'seed'] as const
@@ -17,17 +17,12 @@ export function SnapshotForm({ campaigns, onCreated }: { campaigns: Campaign[]; 
   const [picked, setPicked] = useState<number[]>([])
   const [validFraction, setValidFraction] = useState('0.1')
   const [name, setName] = useState('')
-  const [busy, setBusy] = useState(false)
-  const [errors, setErrors] = useState<Record<string, string[]>>({})
-  const [general, setGeneral] = useState<string | null>(null)
+  const { busy, errors, general, run } = useApiForm(FIELDS)
 
   const toggle = (id: number, on: boolean) => setPicked((p) => (on ? [...p.filter((x) => x !== id), id] : p.filter((x) => x !== id)))
 
-  async function submit() {
-    setBusy(true)
-    setErrors({})
-    setGeneral(null)
-    try {
+  const submit = () =>
+    run(async () => {
       const s = await researchApi.createSnapshot({
         kind,
         campaign_ids: picked,
@@ -36,14 +31,7 @@ export function SnapshotForm({ campaigns, onCreated }: { campaigns: Campaign[]; 
       })
       setName('')
       onCreated(s)
-    } catch (e) {
-      const f = formErrors(e, FIELDS)
-      setErrors(f.fields)
-      setGeneral(f.general)
-    } finally {
-      setBusy(false)
-    }
-  }
+    })
 
   return (
     <form
