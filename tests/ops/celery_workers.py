@@ -44,12 +44,14 @@ def database_url() -> str:
 
 def point_celery_at(broker: str) -> None:
     """Make this process's Celery app publish to ``broker`` (dropping pooled connections)."""
+    from kombu import pools
+
     if celery_app._pool is not None:
         celery_app._pool.force_close_all()
+    pools.reset()  # kombu keeps producer pools per connection globally: drop the closed ones too
     celery_app.conf.broker_url = broker
     celery_app._pool = None
     celery_app.amqp._producer_pool = None
-    celery_app.__dict__.pop("pool", None)
 
 
 def worker_env(*, broker: str, data_dir, model_cache, **extra) -> dict:
