@@ -3,7 +3,14 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from labeling.api.errors import json_error_handler
 from labeling.api.throttling import throttled_login
+
+# API errors are JSON, always (labeling.api.errors): also those raised outside DRF's views.
+handler400 = json_error_handler(400)
+handler403 = json_error_handler(403)
+handler404 = json_error_handler(404)
+handler500 = json_error_handler(500)
 
 urlpatterns = [
     # Before admin.site.urls so the admin's password form shares the API's login throttle.

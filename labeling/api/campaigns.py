@@ -12,6 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from labeling.api.errors import DetailOutput, PayloadTooLargeError
+from labeling.api.fields import FreeJSONObjectField
 from labeling.api.pagination import paginated_response, paginated_schema
 from labeling.api.permissions import CampaignReadAnyRoleWriteAdmin, HasAnyRole, IsCampaignAdmin
 from labeling.models import Campaign, ModelVersion, Prompt, Task
@@ -49,7 +50,7 @@ class CampaignInput(serializers.Serializer):
     sampling_policy = serializers.PrimaryKeyRelatedField(
         queryset=ModelVersion.objects.all(), required=False, allow_null=True
     )
-    generation_settings = serializers.DictField(required=False)
+    generation_settings = FreeJSONObjectField(required=False, help_text="sampling settings, e.g. {\"temperature\": 0.7}")
 
 
 def _campaign_or_404(campaign_id: int) -> Campaign:
@@ -130,7 +131,8 @@ class ImportInput(serializers.Serializer):
 
 class ImportOutput(serializers.Serializer):
     imported = serializers.IntegerField()
-    duplicates = ImportLineOutput(many=True, help_text="skipped lines (not errors)")
+    duplicates = ImportLineOutput(many=True, help_text="skipped lines (not errors), the first 200")
+    duplicates_count = serializers.IntegerField(help_text="how many lines were skipped as duplicates in all")
     tasks_created = serializers.IntegerField()
 
 
@@ -163,7 +165,8 @@ class CampaignPromptImportApi(APIView):
         data = ImportInput(data=request.data)
         data.is_valid(raise_exception=True)
         result = prompts_import(campaign=campaign, file=data.validated_data["file"])
-        body = {"imported": result.imported, "duplicates": result.duplicates, "tasks_created": result.tasks_created}
+        body = {"imported": result.imported, "duplicates": result.duplicates,
+                "duplicates_count": result.duplicates_count, "tasks_created": result.tasks_created}
         return Response(ImportOutput(body).data, status=status.HTTP_201_CREATED)
 
 

@@ -12,6 +12,7 @@ from django.db import transaction
 
 from labeling.models import Assignment, Campaign, ModelVersion, Task
 from labeling.services.errors import Conflict
+from labeling.services.json_input import validate_free_json
 
 EDITABLE_FIELDS = (
     "name", "guidelines", "task_kinds", "completions_per_prompt", "labels_per_task", "gold_fraction",
@@ -35,6 +36,11 @@ def _validate(campaign: Campaign) -> None:
         errors["task_kinds"] = ["a kind is listed twice"]
     if not isinstance(campaign.generation_settings, dict):
         errors["generation_settings"] = ["must be an object"]
+    else:
+        try:
+            validate_free_json(campaign.generation_settings, where="generation_settings")
+        except ValidationError as exc:
+            errors["generation_settings"] = exc.messages
     if campaign.lease_seconds and campaign.lease_seconds > MAX_LEASE_SECONDS:
         errors["lease_seconds"] = [f"at most {MAX_LEASE_SECONDS} (7 days)"]
     policy = campaign.sampling_policy
