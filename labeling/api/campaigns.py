@@ -14,7 +14,7 @@ from rest_framework.views import APIView
 from labeling.api.errors import DetailOutput, PayloadTooLargeError
 from labeling.api.fields import FreeJSONObjectField
 from labeling.api.pagination import paginated_response, paginated_schema
-from labeling.api.permissions import CampaignReadAnyRoleWriteAdmin, HasAnyRole, IsCampaignAdmin
+from labeling.api.permissions import CampaignReadAnyRoleWriteAdmin, CanDeleteCampaign, HasAnyRole, IsCampaignAdmin
 from labeling.models import Campaign, ModelVersion, Prompt, Task
 from labeling.selectors.campaigns import campaign_list, campaign_progress, campaign_prompts
 from labeling.services import campaigns as campaign_services
@@ -79,7 +79,7 @@ class CampaignListCreateApi(APIView):
 
 
 class CampaignDetailApi(APIView):
-    permission_classes = [CampaignReadAnyRoleWriteAdmin]
+    permission_classes = [CampaignReadAnyRoleWriteAdmin, CanDeleteCampaign]
 
     @extend_schema(responses={200: CampaignOutput}, tags=["campaigns"])
     def get(self, request, campaign_id: int):
@@ -94,11 +94,17 @@ class CampaignDetailApi(APIView):
         return Response(CampaignOutput(campaign).data)
 
     @extend_schema(
-        responses={204: None, 409: OpenApiResponse(DetailOutput, description="it has assignments: archive it")},
+        responses={
+            204: None,
+            403: OpenApiResponse(DetailOutput, description="only its creator or staff may delete it"),
+            409: OpenApiResponse(DetailOutput, description="it ever had assignments: archive it"),
+        },
         tags=["campaigns"],
     )
     def delete(self, request, campaign_id: int):
-        campaign_services.campaign_delete(campaign=_campaign_or_404(campaign_id))
+        campaign = _campaign_or_404(campaign_id)
+        self.check_object_permissions(request, campaign)
+        campaign_services.campaign_delete(campaign=campaign)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
