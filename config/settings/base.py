@@ -3,6 +3,7 @@
 The embedded default (no env vars at all) is SQLite + Celery over kombu's
 filesystem transport in ``var/``, so ``make demo`` needs no server.
 """
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -29,7 +30,6 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
     "labeling",
@@ -150,6 +150,10 @@ REST_FRAMEWORK = {
 }
 
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://prefloop")}
+
+# API tokens (labeling.models.ApiToken): lifetime, and how many live ones a user may hold (oldest go first).
+API_TOKEN_LIFETIME = timedelta(days=env.int("API_TOKEN_LIFETIME_DAYS", default=30))
+API_TOKENS_PER_USER = env.int("API_TOKENS_PER_USER", default=10)
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Prefloop API",
