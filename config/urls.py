@@ -1,7 +1,7 @@
 """URL map: admin, the versioned REST API, its OpenAPI schema and docs, and the SPA."""
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from labeling.api.errors import json_error_handler
 from labeling.api.throttling import throttled_login
@@ -17,7 +17,7 @@ urlpatterns = [
     path("admin/login/", throttled_login(admin.site.login), name="admin-login"),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/v1/", include("labeling.api.urls")),
     path("", include("labeling.spa_urls")),
 ]
