@@ -170,6 +170,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # The error statuses every endpoint really answers (401/403/404/400/413/429): labeling.api.schema.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "labeling.api.schema.add_error_responses",
+    ],
     # Several models have a "kind"/"status" field; name each choice set once so the schema (and
     # the TypeScript generated from it) gets stable, readable enum names.
     "ENUM_NAME_OVERRIDES": {

@@ -80,7 +80,7 @@ class TokenApi(APIView):
     permission_classes = [AllowAny]
     throttle_classes = [AuthAttemptThrottle]  # slows password guessing, per client IP
 
-    @extend_schema(request=TokenRequestInput, responses={200: NewTokenOutput, 400: DetailOutput}, tags=["auth"])
+    @extend_schema(request=TokenRequestInput, responses={200: NewTokenOutput}, tags=["auth"])  # 400: labeling.api.schema
     def post(self, request):
         user = _authenticate(request)
         name = TokenRequestInput(data=request.data)

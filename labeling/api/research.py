@@ -16,6 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from labeling import roles
+from labeling.api.pagination import paginated_schema
 from labeling.api.permissions import IsResearcher
 from labeling.jobs import services as job_services
 from labeling.models import DatasetSnapshot, Job, ModelVersion
@@ -86,8 +87,8 @@ STATUS_PARAM = OpenApiParameter("status", OpenApiTypes.STR, description="filter 
 class SnapshotListCreateApi(APIView):
     permission_classes = [IsResearcher]
 
-    @extend_schema(tags=["research"], parameters=[KIND_PARAM], responses=SnapshotOutput(many=True),
-                   operation_id="snapshots_list")
+    @extend_schema(tags=["research"], parameters=[KIND_PARAM],
+                   responses=paginated_schema(SnapshotOutput, "PaginatedSnapshotList"), operation_id="snapshots_list")
     def get(self, request):
         qs = _selector(lambda: registry.snapshot_list(filters=_filters(request, "kind")))
         return _paginate(self, request, qs, SnapshotOutput)
@@ -130,8 +131,8 @@ class ModelVersionInput(serializers.Serializer):
 class ModelVersionListCreateApi(APIView):
     permission_classes = [CanReadModels]
 
-    @extend_schema(tags=["research"], parameters=[KIND_PARAM], responses=ModelVersionOutput(many=True),
-                   operation_id="models_list")
+    @extend_schema(tags=["research"], parameters=[KIND_PARAM],
+                   responses=paginated_schema(ModelVersionOutput, "PaginatedModelVersionList"), operation_id="models_list")
     def get(self, request):
         qs = _selector(lambda: registry.model_version_list(filters=_filters(request, "kind")))
         return _paginate(self, request, qs, ModelVersionOutput)
@@ -188,8 +189,8 @@ class JobInput(serializers.Serializer):
 class JobListCreateApi(APIView):
     permission_classes = [IsResearcher]
 
-    @extend_schema(tags=["research"], parameters=[KIND_PARAM, STATUS_PARAM], responses=JobListOutput(many=True),
-                   operation_id="jobs_list")
+    @extend_schema(tags=["research"], parameters=[KIND_PARAM, STATUS_PARAM],
+                   responses=paginated_schema(JobListOutput, "PaginatedJobList"), operation_id="jobs_list")
     def get(self, request):
         qs = _selector(lambda: registry.job_list(filters=_filters(request, "kind", "status")))
         return _paginate(self, request, qs.select_related("created_by"), JobListOutput)
