@@ -6,6 +6,8 @@ from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from labeling.api.fields import FreeJSONObjectField
+from labeling.api.pagination import paginated_schema
 from labeling.api.permissions import IsResearcher
 from labeling.api.research import STATUS_PARAM, _filters, _paginate
 from labeling.models import Campaign, Iteration, ModelVersion
@@ -46,8 +48,8 @@ class IterationInput(serializers.Serializer):
     base_model = NameOrIdField(ModelVersion, help_text="The policy the round starts from (id or name).")
     method = serializers.ChoiceField(choices=Iteration.Method.choices, default=Iteration.Method.PPO)
     valid_fraction = serializers.FloatField(min_value=0.0, max_value=0.9, default=0.1)
-    params = serializers.JSONField(required=False, default=dict,
-                                   help_text='Per-stage params: {"sft": {"max_steps": 20}, "ppo": {...}}.')
+    params = FreeJSONObjectField(required=False, default=dict,
+                                 help_text='Per-stage params: {"sft": {"max_steps": 20}, "ppo": {...}}.')
 
 
 class IterationOutput(serializers.ModelSerializer):
@@ -77,8 +79,8 @@ def _get(iteration_id: int) -> Iteration:
 class IterationListCreateApi(APIView):
     permission_classes = [IsResearcher]
 
-    @extend_schema(tags=["research"], parameters=[STATUS_PARAM], responses=IterationOutput(many=True),
-                   operation_id="iterations_list")
+    @extend_schema(tags=["research"], parameters=[STATUS_PARAM], operation_id="iterations_list",
+                   responses=paginated_schema(IterationOutput, "PaginatedIterationList"))
     def get(self, request):
         return _paginate(self, request, iteration_list(filters=_filters(request, "status")), IterationOutput)
 
@@ -139,7 +141,7 @@ class IterationTriggerInput(serializers.Serializer):
     base_model = NameOrIdField(ModelVersion, required=False, allow_null=True,
                                help_text="Used when no earlier iteration produced a policy (default: the "
                                          "campaign's sampling policy).")
-    params = serializers.JSONField(required=False, default=dict)
+    params = FreeJSONObjectField(required=False, default=dict)
 
 
 TRIGGER = inline_serializer("IterationTrigger", fields={"every_rankings": serializers.IntegerField(allow_null=True),
