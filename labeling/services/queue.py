@@ -21,6 +21,7 @@ the sweep locks assignments (SKIP LOCKED), then tasks in id order; ``next`` lock
 only waits for a lock while holding none.
 """
 
+import logging
 import random
 from collections import Counter, defaultdict
 from collections.abc import Iterable
@@ -35,6 +36,7 @@ from labeling.models import Assignment, Campaign, Completion, Task
 from labeling.rawsql import RowShape, fetch_rows
 from labeling.services import queue_pg
 
+logger = logging.getLogger(__name__)
 _rng = random.SystemRandom()  # display order must not be predictable from ids (position bias)
 Leased = Assignment.Status.LEASED
 
@@ -263,4 +265,6 @@ def assignments_expire_stale(*, now: datetime | None = None, batch_size: int = 5
                 release_leases(stale, status=Assignment.Status.EXPIRED)
         total += len(stale)
         if len(stale) < batch_size:
+            # INFO only when something happened: the beat sweep runs every 30 s (see config/celery.py).
+            logger.log(logging.INFO if total else logging.DEBUG, "expired %d stale lease(s); their slots are free again", total)
             return total

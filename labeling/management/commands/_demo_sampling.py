@@ -6,9 +6,10 @@ nothing for 27 minutes, then gave up). A child per batch gives a progress line w
 batch, and each batch's output is cached in ``var/demo/`` as it lands, so an interrupted or timed-out run
 resumes where it stopped. The price is loading the model once per batch (~10 s on the 2-core machine).
 
-Why one thread unless ``OMP_NUM_THREADS`` says otherwise: on the busy 2-core development machine, SmolLM2
-sampled 35 new tokens/s with 1 OpenMP thread and 9 tokens/s with 2 (the threads wait for each other while
-the machine's other processes hold the cores).
+Why one thread per child unless ``OMP_NUM_THREADS`` says otherwise, and two children at once on a machine
+with two cores or more: on the busy 2-core development machine, SmolLM2 sampled 35 new tokens/s with 1
+OpenMP thread and 9 tokens/s with 2 (the threads wait for each other at every operation while the machine's
+other processes hold the cores); independent single-threaded processes never wait for each other.
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import json
 import os
 import subprocess
 import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -44,10 +46,11 @@ class DemoSampler:
     """
 
     def __init__(self, *, model_name: str, prompts: list[list[dict]], generation: dict, folder: Path,
-                 python: str, env: dict[str, str], cwd: Path, write, batch_prompts: int = PROMPTS_PER_BATCH):
+                 python: str, env: dict[str, str], cwd: Path, write, batch_prompts: int = PROMPTS_PER_BATCH,
+                 workers: int = 1):
         self.model_name, self.prompts, self.generation = model_name, prompts, generation
         self.python, self.cwd, self.write = python, cwd, write
-        self.batch_prompts = batch_prompts
+        self.batch_prompts, self.workers = batch_prompts, max(1, workers)
         self.env = {**env, "OMP_NUM_THREADS": env.get("OMP_NUM_THREADS") or "1"}
         # Everything that changes the texts is in the key (the batch layout too: seeds are per batch).
         key = hashlib.sha256(json.dumps([prompts, generation, model_name, batch_prompts], sort_keys=True)
@@ -83,30 +86,43 @@ class DemoSampler:
 
     def _sample_batches(self, deadline: float) -> SampleRun:
         paths = self._part_paths()
-        todo = [p for p in paths if not p.is_file()]
-        threads = self.env["OMP_NUM_THREADS"]
+        todo = {(n - 1) * self.batch_prompts: p for n, p in enumerate(paths, 1) if not p.is_file()}
         self.write(
             f"sampling {self.generation['k']} outputs for each of {len(self.prompts)} prompts with {self.model_name} "
             f"on the CPU: {len(todo)} batch(es) of {self.batch_prompts} prompts to go "
             f"({len(paths) - len(todo)} cached), {self.generation['max_new_tokens']} new tokens at most, "
-            f"{threads} thread(s) (OMP_NUM_THREADS)"
+            f"{self.workers} at a time with {self.env['OMP_NUM_THREADS']} thread(s) each"
         )
-        run, begun, sampled = SampleRun(), time.monotonic(), 0
+        run, begun, durations = SampleRun(), time.monotonic(), []
         self.parts.mkdir(parents=True, exist_ok=True)
-        for n, path in enumerate(paths, 1):
-            start = (n - 1) * self.batch_prompts
-            if not path.is_file():
-                run.problem = self._sample_batch(start, path, deadline)
-                if run.problem:
-                    break
-                sampled += 1
-                elapsed = time.monotonic() - begun
-                left = elapsed / sampled * (len(todo) - sampled)
-                self.write(f"  batch {n}/{len(paths)}: prompts {start + 1}-{min(start + self.batch_prompts, len(self.prompts))} "
-                           f"sampled, {_fmt_seconds(elapsed)} so far"
-                           + (f", about {_fmt_seconds(left)} left" if sampled < len(todo) else ""))
-            run.outputs.update(self._read(path))
+        with ThreadPoolExecutor(max_workers=self.workers) as pool:
+            futures = {pool.submit(self._timed_batch, start, path, deadline): start for start, path in todo.items()}
+            for future in as_completed(futures):
+                start, (problem, seconds) = futures[future], future.result()
+                if problem:
+                    run.problem = run.problem or problem
+                    continue
+                durations.append(seconds)
+                last = min(start + self.batch_prompts, len(self.prompts))
+                self.write(f"  batch {len(durations)}/{len(todo)} done (prompts {start + 1}-{last}), "
+                           f"{_fmt_seconds(time.monotonic() - begun)} so far{self._eta(durations, len(todo))}")
+        for path in paths:
+            if path.is_file():
+                run.outputs.update(self._read(path))
         return run
+
+    def _eta(self, durations: list[float], total: int) -> str:
+        """", about N min left": batches still to finish, ``workers`` at a time, at the mean batch time so
+        far; those running now count as half done (they started together with the ones that finished)."""
+        left = total - len(durations)
+        if not left:
+            return ""
+        running = min(self.workers, left)
+        return f", about {_fmt_seconds(sum(durations) / len(durations) * (left - running / 2) / self.workers)} left"
+
+    def _timed_batch(self, start: int, path: Path, deadline: float) -> tuple[str, float]:
+        began = time.monotonic()
+        return self._sample_batch(start, path, deadline), time.monotonic() - began
 
     def _sample_batch(self, start: int, path: Path, deadline: float) -> str:
         """Sample prompts ``start…`` into ``path``; '' on success, else what went wrong."""

@@ -58,10 +58,12 @@ class Command(BaseCommand):
                             help="registered model that samples the outputs (tests use the tiny one)")
         parser.add_argument("--batch-prompts", type=int, default=PROMPTS_PER_BATCH,
                             help="prompts per `generate` run: a progress line after each, cached as it lands")
+        parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1),
+                            help="`generate` runs at a time, one thread each (default: 2, or 1 on a 1-core machine)")
 
     def handle(self, *args, **opts):
         password = os.environ.get("PREFLOOP_DEMO_PASSWORD") or DEFAULT_PASSWORD
-        self.model_name, self.batch_prompts = opts["model"], opts["batch_prompts"]
+        self.model_name, self.batch_prompts, self.workers = opts["model"], opts["batch_prompts"], opts["workers"]
         created_users = self._accounts(password)
         model = self._base_model()
         campaign, new_campaign = self._campaign(model)
@@ -141,7 +143,7 @@ class Command(BaseCommand):
         sampler = DemoSampler(
             model_name=self.model_name, prompts=[p["messages"] for p in DEMO_PROMPTS], generation=GENERATION,
             folder=folder, python=settings.PREFLOOP_TRAINING_PYTHON or sys.executable, env=env,
-            cwd=settings.BASE_DIR, write=self._say, batch_prompts=self.batch_prompts,
+            cwd=settings.BASE_DIR, write=self._say, batch_prompts=self.batch_prompts, workers=self.workers,
         )
         run = sampler.sample(timeout=timeout)
         outputs = {i: texts for i, texts in ((i, clean_samples(t)[:K]) for i, t in run.outputs.items()) if texts}
