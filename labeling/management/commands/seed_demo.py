@@ -12,6 +12,7 @@ Passwords: ``$PREFLOOP_DEMO_PASSWORD`` or the fixed local-demo password printed 
 """
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 from pathlib import Path
@@ -47,6 +48,13 @@ ACCOUNTS = [  # username, roles, staff, superuser, what for
 ]
 
 
+def _at_least_one(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
+    return number
+
+
 class Command(BaseCommand):
     help = "Create demo accounts and a demo campaign with SmolLM2-generated candidate outputs (idempotent)."
 
@@ -56,9 +64,9 @@ class Command(BaseCommand):
         parser.add_argument("--timeout", type=int, default=1800, help="seconds allowed for prepare-model + generate")
         parser.add_argument("--model", default=MODEL_NAME,
                             help="registered model that samples the outputs (tests use the tiny one)")
-        parser.add_argument("--batch-prompts", type=int, default=PROMPTS_PER_BATCH,
+        parser.add_argument("--batch-prompts", type=_at_least_one, default=PROMPTS_PER_BATCH,
                             help="prompts per `generate` run: a progress line after each, cached as it lands")
-        parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1),
+        parser.add_argument("--workers", type=_at_least_one, default=min(2, os.cpu_count() or 1),
                             help="`generate` runs at a time, one thread each (default: 2, or 1 on a 1-core machine)")
 
     def handle(self, *args, **opts):
