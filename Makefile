@@ -27,7 +27,7 @@ PORT ?= 8000
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: help venv frontend frontend-test chromium services demo serve seed-demo test test-py lint bench clean
+.PHONY: help venv frontend frontend-test chromium services demo serve seed-demo test test-py lint bench loop clean
 
 help:
 	@echo "make demo     install into .venv, build the SPA, migrate, seed demo data, start web + worker + beat (SQLite, no servers)"
@@ -35,6 +35,7 @@ help:
 	@echo "make venv     only create/refresh .venv"
 	@echo "make frontend only build the SPA into frontend/dist"
 	@echo "make bench    the labeling load benchmark (C=1, 8, 32) against gunicorn + PostgreSQL"
+	@echo "make loop     InstructGPT rounds with simulated labelers through the API (LOOP_ARGS='--model smollm2-135m-instruct')"
 	@echo "make lint     ruff (if installed) + django system checks"
 
 # ---- Python environment -------------------------------------------------------------------------
@@ -112,6 +113,16 @@ lint: venv
 
 bench: venv services
 	bash bench/run_labeling_load.sh
+
+# Simulated labelers with a hidden preference drive the real system round after round, on a private
+# SQLite database under var/loop/ (recreated each run). LOOP_ARGS is passed to manage.py simulate_loop.
+LOOP_ARGS ?=
+loop: venv
+	rm -rf var/loop && mkdir -p var/loop
+	DATABASE_URL=sqlite:///$(CURDIR)/var/loop/db.sqlite3 PREFLOOP_DATA_DIR=$(CURDIR)/var/loop/data \
+	  $(VPY) manage.py migrate --noinput -v 0
+	DATABASE_URL=sqlite:///$(CURDIR)/var/loop/db.sqlite3 PREFLOOP_DATA_DIR=$(CURDIR)/var/loop/data OMP_NUM_THREADS=1 \
+	  $(VPY) manage.py simulate_loop $(LOOP_ARGS)
 
 clean:
 	rm -rf frontend/dist staticfiles var/broker

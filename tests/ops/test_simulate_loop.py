@@ -1,0 +1,56 @@
+"""``manage.py simulate_loop`` (``make loop``): simulated labelers drive the API, the queue, snapshots, an
+iteration's jobs and the evaluation, on the tiny model. With noise-free labelers the noise ceiling must be
+exactly 1 (every labelled pair agrees with the hidden preference), and the round's numbers must be real."""
+from __future__ import annotations
+
+import json
+import random
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+
+from labeling.models import Iteration, Ranking
+from labeling.simulation import HiddenPreference, pair_accuracy
+
+TINY = {"device": "cpu", "max_steps": 2, "batch_size": 2, "max_length": 96, "logging_steps": 1, "save_steps": 0}
+
+
+def test_hidden_preference_ranks_by_its_rule_and_noise_flips_some_pairs():
+    pref = HiddenPreference("marker:please")
+    items = [(1, "no"), (2, "please please"), (3, "Please, yes"), (4, "please")]
+    assert pref.ranking(items, 0.0, random.Random(0)) == [[2], [3, 4], [1]]
+    flips = [pref.ranking([(1, "please"), (2, "x")], 1.0, random.Random(s))[0] == [2] for s in range(400)]
+    assert 0.15 < sum(flips) / len(flips) < 0.35  # P(N(0,1) - N(0,1) > 1) ≈ 0.24
+    assert HiddenPreference("shorter").ranking([(1, "abc"), (2, "a")], 0.0, random.Random(0)) == [[2], [1]]
+    assert pair_accuracy([(2, 1), (1, 1), (0, 1)]) == 0.5
+    with pytest.raises(ValueError):
+        HiddenPreference("marker:")
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)  # jobs are dispatched after their commit, as in production
+def test_one_simulated_round_through_the_real_system(data_dir, model_cache, settings, tmp_path, monkeypatch):
+    from django.contrib.auth.models import Group
+
+    from labeling import roles
+
+    for role in roles.ALL_ROLES:  # a transactional test's flush removes the migration's groups
+        Group.objects.get_or_create(name=role)
+    settings.PREFLOOP_MODEL_CACHE = str(model_cache)
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    params = tmp_path / "params.json"
+    params.write_text(json.dumps({"sft": TINY, "reward": TINY, "dpo": TINY,
+                                  "ppo": {**TINY, "batch_size": 4, "mini_batch_size": 2, "ppo_epochs": 1,
+                                          "max_new_tokens": 8, "max_prompt_length": 48},
+                                  "generate": {"max_new_tokens": 8}, "evaluate": {"max_new_tokens": 8}}))
+    out = StringIO()
+    call_command("simulate_loop", rounds=1, labelers=2, noise=0.0, params=str(params), stdout=out)
+    lines = out.getvalue().splitlines()
+    header = next(i for i, line in enumerate(lines) if line.startswith("round |"))
+    cells = [c.strip() for c in lines[header + 1].split("|")]
+    assert cells[:3] == ["1", "24", "24"]  # every demonstration and every first ranking task got labelled
+    rm_noisy, ceiling, rm_clean, ppo_win = (float(c) for c in cells[3:7])
+    assert ceiling == 1.0 and 0.0 <= rm_noisy <= 1.0 and 0.0 <= rm_clean <= 1.0 and 0.0 <= ppo_win <= 1.0
+    assert Iteration.objects.get().status == "succeeded"
+    assert Ranking.objects.count() == 24
