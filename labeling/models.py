@@ -73,6 +73,13 @@ class Campaign(TimeStamped):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="campaigns_created"
     )
+    iteration_every_rankings = models.PositiveIntegerField(
+        null=True, blank=True,
+        help_text="Start the next iteration when this many new rankings arrived since the last one (null: never).",
+    )
+    iteration_template = models.JSONField(
+        default=dict, blank=True, help_text='What an automatic iteration runs: {"method": "ppo", "params": {...}}.'
+    )
 
     class Meta:
         constraints = [
@@ -299,8 +306,43 @@ class DatasetSnapshot(TimeStamped):
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
 
 
+class Iteration(TimeStamped):
+    """One InstructGPT round: export → SFT → reward → PPO-ptx or DPO → generate → evaluate.
+
+    Each stage is a Job pointing back here (``Job.iteration`` + ``Job.stage``); the stages' state is
+    read from those jobs (``labeling.selectors.iterations``), never copied onto this row.
+    """
+
+    class Status(models.TextChoices):
+        RUNNING = "running"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+        CANCELLED = "cancelled"
+
+    class Method(models.TextChoices):
+        PPO = "ppo"
+        DPO = "dpo"
+
+    name = models.CharField(max_length=200, unique=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.RUNNING, db_index=True)
+    method = models.CharField(max_length=8, choices=Method.choices, default=Method.PPO)
+    source_campaigns = models.ManyToManyField(Campaign, related_name="iterations")
+    target_campaign = models.ForeignKey(Campaign, null=True, blank=True, on_delete=models.SET_NULL,
+                                        related_name="iterations_fed")
+    base_model = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="iterations_started")
+    params = models.JSONField(default=dict, blank=True, help_text="Per-stage job params: {stage: {field: value}}.")
+    valid_fraction = models.FloatField(default=0.1)
+    error = models.TextField(blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+
+    def __str__(self):
+        return f"iteration {self.name} ({self.status})"
+
+
 class Job(TimeStamped):
-    """A training/generation run launched as a ``python -m training`` child process by a gpu-queue worker."""
+    """A training/generation run launched as a ``python -m training`` child process by a gpu-queue worker
+    (or, for ``export``, a snapshot export run by a default-queue worker)."""
 
     class Kind(models.TextChoices):
         SFT = "sft"
@@ -309,6 +351,7 @@ class Job(TimeStamped):
         DPO = "dpo"
         GENERATE = "generate"
         EVALUATE = "evaluate"
+        EXPORT = "export"
 
     class Status(models.TextChoices):
         QUEUED = "queued"
@@ -335,6 +378,20 @@ class Job(TimeStamped):
     pid = models.IntegerField(null=True, blank=True)
     cancel_requested = models.BooleanField(default=False)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    inputs = models.JSONField(default=dict, blank=True,
+                              help_text='Named inputs as chosen: {"prompts": {"type": "snapshot", "id": 7, "name": "..."}}.')
+    host = models.CharField(max_length=255, blank=True, help_text="Machine whose runner started ``pid``.")
+    dispatched_at = models.DateTimeField(null=True, blank=True,
+                                         help_text="Last time the job was sent to the broker (null: not yet).")
+    idempotency_key = models.CharField(max_length=100, blank=True)
+    iteration = models.ForeignKey(Iteration, null=True, blank=True, on_delete=models.PROTECT, related_name="jobs")
+    stage = models.CharField(max_length=16, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["created_by", "idempotency_key"], condition=~Q(idempotency_key=""),
+                                    name="job_idempotency_key_per_user"),
+        ]
 
     def __str__(self):
         return f"{self.kind} job #{self.pk} ({self.status})"

@@ -25,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "generate": ("training.generate:main", "sample K completions per prompt"),
     "evaluate": ("training.evaluate:main", "reward-model accuracy or policy win-rate"),
     "prepare-model": ("training.prepare:main", "build a registered base model into the model cache"),
+    "schema": ("training.jobkinds:main", "describe every command's inputs and parameters as JSON (for launchers)"),
 }
 
 

@@ -191,10 +191,18 @@ if CELERY_BROKER_URL == "filesystem://":
         "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
     }
+elif CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    # Fail fast when the broker is down: a job is recorded first and re-dispatched by the sweep.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 3, "socket_timeout": 10}
+CELERY_BROKER_CONNECTION_TIMEOUT = 3
 CELERY_BEAT_SCHEDULE = {
     "expire-stale-leases": {
         "task": "labeling.tasks.expire_stale_leases",
         "schedule": env.float("LEASE_EXPIRY_INTERVAL_S", default=30.0),
+    },
+    "sweep-jobs": {
+        "task": "labeling.jobs.tasks.sweep_jobs",
+        "schedule": env.float("JOB_SWEEP_INTERVAL_S", default=30.0),
     },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
@@ -203,6 +211,18 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 PREFLOOP_DATA_DIR = Path(env("PREFLOOP_DATA_DIR", default=str(VAR_DIR / "data")))
 PREFLOOP_MODEL_CACHE = env("PREFLOOP_MODEL_CACHE", default=str(VAR_DIR / "models"))
 PREFLOOP_TRAINING_PYTHON = env("PREFLOOP_TRAINING_PYTHON", default="")
+# Model folders may also live in these roots (besides the data dir and the model cache).
+PREFLOOP_MODEL_ROOTS = env.list("PREFLOOP_MODEL_ROOTS", default=[])
+# Accelerate configs a job may name, besides the ones shipped in docker/accelerate/: name=path pairs.
+PREFLOOP_ACCELERATE_CONFIGS = env.dict("PREFLOOP_ACCELERATE_CONFIGS", default={})
+
+# Durable jobs (labeling/jobs/sweep.py).
+JOB_STALE_AFTER_S = env.float("JOB_STALE_AFTER_S", default=120.0)  # no heartbeat this long: the worker is gone
+JOB_MAX_ATTEMPTS = env.int("JOB_MAX_ATTEMPTS", default=3)  # worker losses before a job is failed
+JOB_REDISPATCH_AFTER_S = env.float("JOB_REDISPATCH_AFTER_S", default=600.0)  # queued and unclaimed: send again
+EXPORT_TMP_MAX_AGE_S = env.float("EXPORT_TMP_MAX_AGE_S", default=900.0)  # abandoned .tmp-* export folders
+EXPORT_SYNC_MAX_ROWS = env.int("EXPORT_SYNC_MAX_ROWS", default=2000)  # larger exports run in a worker
+PREFLOOP_TRAIN_FLOPS = env.float("PREFLOOP_TRAIN_FLOPS", default=1e11)  # job estimates: effective FLOP/s of training workers
 
 LOGGING = {
     "version": 1,

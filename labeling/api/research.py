@@ -6,6 +6,7 @@ Thin views: an Input serializer validates the body, a service in ``labeling.serv
 """
 from __future__ import annotations
 
+from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
@@ -18,11 +19,11 @@ from rest_framework.views import APIView
 from labeling import roles
 from labeling.api.permissions import IsResearcher
 from labeling.jobs import services as job_services
-from labeling.models import DatasetSnapshot, Job, ModelVersion
+from labeling.jobs.export_job import export_job_create
+from labeling.models import DatasetSnapshot, ModelVersion
 from labeling.selectors import registry
 from labeling.selectors.users import user_has_role
-from labeling.services.errors import Conflict
-from labeling.services.exports import snapshot_create
+from labeling.services.exports import export_size, snapshot_create
 
 
 class CanReadModels(BasePermission):
@@ -34,12 +35,6 @@ class CanReadModels(BasePermission):
         if request.method in ("GET", "HEAD", "OPTIONS"):
             return user_has_role(request.user, roles.RESEARCHER, roles.CAMPAIGN_ADMIN)
         return user_has_role(request.user, roles.RESEARCHER)
-
-
-class ConflictError(exceptions.APIException):
-    status_code = status.HTTP_409_CONFLICT
-    default_detail = "Conflict."
-    default_code = "conflict"
 
 
 def _paginate(view: APIView, request, queryset, serializer_cls):
@@ -92,12 +87,25 @@ class SnapshotListCreateApi(APIView):
         qs = _selector(lambda: registry.snapshot_list(filters=_filters(request, "kind")))
         return _paginate(self, request, qs, SnapshotOutput)
 
-    @extend_schema(tags=["research"], request=SnapshotInput, responses={201: SnapshotOutput},
-                   operation_id="snapshots_create")
+    @extend_schema(tags=["research"], request=SnapshotInput, responses={
+        201: SnapshotOutput,
+        202: inline_serializer("SnapshotExportQueued", fields={"detail": serializers.CharField(),
+                                                              "job": serializers.IntegerField()})},
+        operation_id="snapshots_create",
+        description="Small exports answer 201 with the snapshot. An export of more than EXPORT_SYNC_MAX_ROWS labels "
+                    "runs in a worker: 202 with the export job to watch (GET /jobs/{id}); the snapshot appears when "
+                    "it succeeds.")
     def post(self, request):
         data = SnapshotInput(data=request.data)
         data.is_valid(raise_exception=True)
-        snapshot = snapshot_create(created_by=request.user, **data.validated_data)
+        v = data.validated_data
+        if export_size(kind=v["kind"], campaign_ids=v["campaign_ids"]) > settings.EXPORT_SYNC_MAX_ROWS:
+            job = export_job_create(campaign_ids=v["campaign_ids"], snapshot_kinds=[v["kind"]], name=v.get("name"),
+                                    exact_name="name" in v, valid_fraction=v["valid_fraction"], seed=v["seed"],
+                                    created_by=request.user)
+            return Response({"detail": f"a large export: it runs in a worker as job {job.pk}", "job": job.pk},
+                            status=status.HTTP_202_ACCEPTED)
+        snapshot = snapshot_create(created_by=request.user, **v)
         return Response(SnapshotOutput(snapshot).data, status=status.HTTP_201_CREATED)
 
 
@@ -115,15 +123,28 @@ class SnapshotDetailApi(APIView):
 # ---------------------------------------------------------------- models
 
 class ModelVersionOutput(serializers.ModelSerializer):
+    iteration = serializers.SerializerMethodField()
+    snapshots = serializers.SerializerMethodField()
+
     class Meta:
         model = ModelVersion
-        fields = ["id", "name", "kind", "parent", "reward_model", "artifact_path", "metrics", "job", "created_at"]
+        fields = ["id", "name", "kind", "parent", "reward_model", "metrics", "job", "iteration", "snapshots",
+                  "created_at"]
+
+    def get_iteration(self, obj) -> int | None:
+        return obj.job.iteration_id if obj.job_id else None
+
+    def get_snapshots(self, obj) -> list[int]:
+        """The snapshots the job that made this model read (its training data)."""
+        return sorted(s.pk for s in obj.job.input_snapshots.all()) if obj.job_id else []
 
 
 class ModelVersionInput(serializers.Serializer):
     name = serializers.CharField(max_length=200)
     kind = serializers.ChoiceField(choices=ModelVersion.Kind.choices)
-    artifact_path = serializers.CharField(max_length=1000, help_text="A local HF folder or a registered name (tiny, smollm2-135m-instruct).")
+    artifact_path = serializers.CharField(
+        max_length=1000, help_text="A registered name (tiny, smollm2-135m-instruct) or an absolute folder inside the "
+                                   "data directory or a configured model root (PREFLOOP_MODEL_ROOTS).")
     parent = serializers.PrimaryKeyRelatedField(queryset=ModelVersion.objects.all(), required=False, allow_null=True)
 
 
@@ -154,77 +175,3 @@ class ModelVersionDetailApi(APIView):
         if model is None:
             raise exceptions.NotFound("No such model.")
         return Response(ModelVersionOutput(model).data)
-
-
-# ---------------------------------------------------------------- jobs
-
-class JobListOutput(serializers.ModelSerializer):
-    input_snapshots = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
-    input_models = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
-
-    class Meta:
-        model = Job
-        fields = ["id", "kind", "status", "params", "input_snapshots", "input_models", "progress", "attempts",
-                  "cancel_requested", "error", "created_by", "created_at", "started_at", "finished_at",
-                  "heartbeat_at"]
-
-
-class JobDetailOutput(JobListOutput):
-    model_versions = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
-
-    class Meta(JobListOutput.Meta):
-        fields = JobListOutput.Meta.fields + ["output_dir", "metrics", "result", "log_tail", "model_versions"]
-
-
-class JobInput(serializers.Serializer):
-    kind = serializers.ChoiceField(choices=Job.Kind.choices)
-    params = serializers.DictField(required=False, default=dict,
-                                   help_text="The training command's config fields, e.g. {\"max_steps\": 200}.")
-    input_snapshot_ids = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False, default=list)
-    input_model_ids = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False, default=list)
-
-
-class JobListCreateApi(APIView):
-    permission_classes = [IsResearcher]
-
-    @extend_schema(tags=["research"], parameters=[KIND_PARAM, STATUS_PARAM], responses=JobListOutput(many=True),
-                   operation_id="jobs_list")
-    def get(self, request):
-        qs = _selector(lambda: registry.job_list(filters=_filters(request, "kind", "status")))
-        return _paginate(self, request, qs.select_related("created_by"), JobListOutput)
-
-    @extend_schema(tags=["research"], request=JobInput, responses={201: JobDetailOutput}, operation_id="jobs_create")
-    def post(self, request):
-        data = JobInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        job = job_services.job_create(created_by=request.user, **data.validated_data)
-        return Response(JobDetailOutput(registry.job_get(job_id=job.pk)).data, status=status.HTTP_201_CREATED)
-
-
-class JobDetailApi(APIView):
-    permission_classes = [IsResearcher]
-
-    @extend_schema(tags=["research"], responses=JobDetailOutput, operation_id="jobs_retrieve")
-    def get(self, request, job_id: int):
-        try:
-            job = registry.job_get(job_id=job_id)
-        except Job.DoesNotExist:
-            raise exceptions.NotFound("No such job.")
-        return Response(JobDetailOutput(job).data)
-
-
-class JobCancelApi(APIView):
-    permission_classes = [IsResearcher]
-
-    @extend_schema(tags=["research"], request=None, responses={200: JobDetailOutput, 409: inline_serializer(
-        "JobCancelConflict", fields={"detail": serializers.CharField()})}, operation_id="jobs_cancel")
-    def post(self, request, job_id: int):
-        job = Job.objects.filter(pk=job_id).first()
-        if job is None:
-            raise exceptions.NotFound("No such job.")
-        try:
-            job_services.job_cancel(job=job)
-        except Conflict as exc:
-            raise ConflictError(exc.message)
-        return Response(JobDetailOutput(registry.job_get(job_id=job_id)).data)

@@ -8,14 +8,10 @@ become Completions tagged with the policy's ModelVersion and one ranking task in
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
+from labeling.jobs.command import generations_path
 from labeling.models import Campaign, Job, ModelVersion, Prompt
 from labeling.services.task_creation import MAX_RANKED, MIN_RANKED, ranking_tasks_create_from_outputs
-
-
-def generations_path(job: Job) -> Path:
-    return Path(job.output_dir) / "generations.jsonl"
 
 
 def clean_samples(texts) -> list[str]:
@@ -31,7 +27,7 @@ def clean_samples(texts) -> list[str]:
     return out[:MAX_RANKED]
 
 
-def import_generated(*, job: Job, result: dict | None = None) -> dict:
+def import_generated(*, job: Job) -> dict:
     """Create ranking tasks from the job's generations file; returns counts for ``Job.result``.
 
     Precondition: the job succeeded and its generations file is complete (the CLI renames it into
@@ -53,7 +49,7 @@ def import_generated(*, job: Job, result: dict | None = None) -> dict:
             settings_by_prompt[pid] = row.get("settings") or {}
     only = job.params.get("campaign")
     prompt_campaign = dict(Prompt.objects.filter(pk__in=list(outputs)).values_list("id", "campaign_id"))
-    policy = job.input_models.exclude(kind=ModelVersion.Kind.REWARD).first()
+    policy = ModelVersion.objects.filter(pk=(job.inputs.get("model") or {}).get("id")).first()
     counts = {"prompts": len(outputs), "tasks_created": 0, "skipped_too_few_samples": 0, "skipped_unknown_prompt": 0,
               "skipped_campaign": 0}
     by_campaign: dict[int, dict[int, list[str]]] = {}

@@ -1,19 +1,22 @@
 """The job runner: the body of the gpu-queue Celery task (DESIGN §4).
 
-It claims a queued Job, builds the ``python -m training <kind> ...`` command line from the job's
-inputs and params, starts it as a child process in its own process group, and until it exits:
+It claims a queued Job, builds the ``python -m training <kind> ...`` command line (``command.py``),
+starts it as a child process in its own process group, and until it exits:
 
 - tails ``output/metrics.jsonl`` into ``Job.metrics`` / ``Job.progress``,
 - heart-beats (``Job.heartbeat_at``) and copies the end of ``log.txt`` into ``Job.log_tail``,
 - honours ``Job.cancel_requested`` by SIGTERM to the whole group (SIGKILL after a grace period).
 
-On success it registers the output model as a ModelVersion (``job_register_output``); a ``generate``
-job's samples become new ranking tasks (``labeling.jobs.loop``) — the loop closes; an ``evaluate`` job's
-win rate or pairwise accuracy is recorded on the model it measured (``evaluation_record``). On failure the
-CLI's ``error: ...`` line (or the log tail) becomes ``Job.error``.
+Faults: a database error during supervision skips one heartbeat and is retried on a fresh connection
+(``dbretry``): it never kills the training run. The final state is recorded with retries for minutes.
+The child dies with its supervisor (PR_SET_PDEATHSIG on Linux), so a killed worker leaves no orphan
+holding a GPU; the beat sweep (``sweep.py``) notices the stale heartbeat and re-queues the job, which
+resumes from its last checkpoint, up to ``JOB_MAX_ATTEMPTS``.
 
-Only this module writes a running job's row, always with ``UPDATE ... SET`` of its own columns, so
-the API can set ``cancel_requested`` at any time without being overwritten.
+On success the output model is registered with its lineage (``outputs.py``), a ``generate`` job's
+samples become ranking tasks (``loop.py``) and an ``evaluate`` job's number is recorded. Only this
+module writes a running job's row, always with ``UPDATE ... SET`` of its own columns, so the API can set
+``cancel_requested`` at any time without being overwritten.
 """
 from __future__ import annotations
 
@@ -22,149 +25,28 @@ import logging
 import math
 import os
 import signal
+import socket
 import subprocess
-import sys
 import time
-from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from labeling.jobs import services
+from labeling.jobs import failure
+from labeling.jobs.command import build_command, succeeded_output
+from labeling.jobs.dbretry import db_call
+from labeling.jobs.services import job_dir
 from labeling.jobs.tailing import MetricsTail, log_tail
-from labeling.models import DatasetSnapshot, Job, ModelVersion
+from labeling.models import Job
 
 logger = logging.getLogger(__name__)
 
 POLL_S = float(os.environ.get("PREFLOOP_JOB_POLL_S", "1.0"))
 CANCEL_GRACE_S = 30.0
-STALE_HEARTBEAT = timedelta(minutes=5)  # a RUNNING job whose heartbeat is older was orphaned by a dead worker
 MAX_METRIC_ROWS = 5_000
-
-
-@dataclass
-class Command:
-    argv: list[str]
-    env: dict[str, str]
-    cwd: str
-
-
-# ---------------------------------------------------------------- building the command line
-
-def _python() -> str:
-    return settings.PREFLOOP_TRAINING_PYTHON or sys.executable
-
-
-def _inputs(job: Job) -> tuple[DatasetSnapshot | None, ModelVersion | None, ModelVersion | None, list[ModelVersion]]:
-    snapshots = list(job.input_snapshots.all())
-    models = list(job.input_models.order_by("id"))
-    policy = next((m for m in models if m.kind != ModelVersion.Kind.REWARD), None)
-    reward = next((m for m in models if m.kind == ModelVersion.Kind.REWARD), None)
-    return (snapshots[0] if snapshots else None), policy, reward, models
-
-
-def input_flags(job: Job) -> dict[str, str]:
-    """The flags that come from the job's inputs (model, data, reward model, output location).
-
-    Flag names follow the training commands' config dataclasses (training/*.py): every trainer takes
-    ``--model --output_dir --data``; ppo adds ``--reward_model``; generate takes ``--prompts`` and
-    writes one ``--output`` file instead of an output folder; evaluate (``training/evaluate.py``) takes
-    ``--reward_model`` plus ``--comparisons`` (pairwise accuracy) or ``--prompts --policy_a --policy_b``
-    (win rate of B, the candidate, over A, the baseline) and writes ``--output <output_dir>/result.json``.
-    """
-    snapshot, policy, reward, models = _inputs(job)
-    if job.kind == Job.Kind.GENERATE:
-        from labeling.jobs.loop import generations_path
-
-        return {"model": policy.artifact_path, "prompts": snapshot.path, "output": str(generations_path(job))}
-    if job.kind == Job.Kind.EVALUATE:
-        return _evaluate_flags(job, snapshot)
-    flags: dict[str, str] = {"output_dir": job.output_dir}
-    if snapshot is not None:
-        flags["data"] = snapshot.path
-    if job.kind == Job.Kind.REWARD:
-        flags["model"] = models[0].artifact_path
-    else:
-        flags["model"] = policy.artifact_path
-        if job.kind == Job.Kind.PPO:
-            flags["reward_model"] = reward.artifact_path
-    return flags
-
-
-def _evaluate_flags(job: Job, snapshot: DatasetSnapshot) -> dict[str, str]:
-    reward, baseline, candidate = services.evaluate_roles(job)
-    output = Path(job.output_dir) / "result.json"
-    output.parent.mkdir(parents=True, exist_ok=True)
-    flags = {"reward_model": reward.artifact_path}
-    if snapshot.kind == DatasetSnapshot.Kind.COMPARISONS:
-        flags["comparisons"] = snapshot.path
-    else:
-        flags.update(prompts=snapshot.path, policy_a=baseline.artifact_path, policy_b=candidate.artifact_path)
-    flags["output"] = str(output)
-    return flags
-
-
-def succeeded_output(job: Job) -> Path:
-    """The file whose presence (with exit status 0) means the run finished: result.json, or generate's output."""
-    if job.kind == Job.Kind.GENERATE:
-        from labeling.jobs.loop import generations_path
-
-        return generations_path(job)
-    return Path(job.output_dir) / "result.json"
-
-
-def build_command(job: Job) -> Command:
-    """argv + environment for the job's training run; writes ``config.json`` (the job's params).
-
-    The training params go through ``--config`` so the CLI validates them (unknown keys, bad types)
-    with its own messages; the inputs are flags, which win over the file.
-    """
-    jdir = services.job_dir(job)
-    jdir.mkdir(parents=True, exist_ok=True)
-    training_params = {k: v for k, v in job.params.items() if k not in services.RUNNER_KEYS}
-    if job.attempts > 1 and job.kind in services.OUTPUT_KIND:
-        training_params["resume"] = True  # a redelivered training job continues from its last checkpoint
-    config_path = jdir / "config.json"
-    config_path.write_text(json.dumps(training_params, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-
-    args = [job.kind, "--config", str(config_path)]
-    for flag, value in input_flags(job).items():
-        args += [f"--{flag}", str(value)]
-
-    python = _python()
-    if job.params.get("accelerate_config") or int(job.params.get("num_processes") or 1) > 1:
-        launch = [python, "-m", "accelerate.commands.launch"]
-        if job.params.get("accelerate_config"):
-            launch += ["--config_file", str(job.params["accelerate_config"])]
-        if job.params.get("num_processes"):
-            launch += ["--num_processes", str(int(job.params["num_processes"]))]
-        argv = launch + ["-m", "training", *args]
-    else:
-        argv = [python, "-m", "training", *args]
-
-    env = dict(os.environ)
-    env.update({
-        "HF_HUB_OFFLINE": "1",
-        "PREFLOOP_MODEL_CACHE": str(settings.PREFLOOP_MODEL_CACHE),
-        "PYTHONUNBUFFERED": "1",
-        "TOKENIZERS_PARALLELISM": "false",
-    })
-    # The training half must not see Django's settings (it never imports them anyway).
-    env.pop("DJANGO_SETTINGS_MODULE", None)
-    return Command(argv=argv, env=env, cwd=str(settings.BASE_DIR))
-
-
-def _error_from_log(tail: str, returncode: int) -> str:
-    """The CLI prints ``error: ...`` for bad input; otherwise show the last lines of the log."""
-    lines = [ln for ln in tail.splitlines() if ln.strip()]
-    errors = [ln for ln in lines if ln.startswith("error:")]
-    if errors:
-        return errors[-1].removeprefix("error:").strip()
-    last = "\n".join(lines[-15:])
-    return f"training exited with status {returncode}" + (f":\n{last}" if last else "")
+FINAL_RECORD_BUDGET_S = 15 * 60  # keep trying to record a finished run's state through a long outage
 
 
 def _json_safe(value):
@@ -186,38 +68,68 @@ def _thin(rows: list[dict]) -> list[dict]:
     return rows[:half:2] + rows[half:]
 
 
-# ---------------------------------------------------------------- the task body
+# ---------------------------------------------------------------- claim and finish
 
-def _claim(job_id: int) -> Job | None:
+def stale_after_s() -> float:
+    return float(getattr(settings, "JOB_STALE_AFTER_S", 120))
+
+
+def claim(job_id: int) -> Job | None:
     """Mark a queued job running (or reclaim one orphaned by a dead worker); None if not ours to run."""
-    with transaction.atomic():
-        job = Job.objects.select_for_update().filter(pk=job_id).first()
-        if job is None:
-            logger.warning("job %s does not exist", job_id)
-            return None
+    def _do():
+        with transaction.atomic():
+            job = Job.objects.select_for_update().filter(pk=job_id).first()
+            if job is None:
+                logger.warning("job %s does not exist", job_id)
+                return None
+            now = timezone.now()
+            if job.status == Job.Status.RUNNING:
+                if job.heartbeat_at and (now - job.heartbeat_at).total_seconds() < stale_after_s():
+                    return None  # another worker is on it
+                kill_orphan(job)
+            elif job.status != Job.Status.QUEUED:
+                return None  # finished or cancelled already
+            if job.cancel_requested:
+                Job.objects.filter(pk=job.pk).update(status=Job.Status.CANCELLED, finished_at=now, updated_at=now)
+                return None
+            job.status, job.heartbeat_at, job.error = Job.Status.RUNNING, now, ""
+            job.attempts += 1
+            job.started_at = job.started_at or now
+            job.host, job.pid = socket.gethostname(), None
+            job.save(update_fields=["status", "attempts", "started_at", "heartbeat_at", "error", "host", "pid",
+                                    "updated_at"])
+            return job
+
+    return db_call(_do, what=f"claim job {job_id}", budget_s=60)
+
+
+def finish(job: Job, status: str, **fields) -> None:
+    """Record a final state, retrying through database outages; then let its iteration move on."""
+    def _do():
         now = timezone.now()
-        if job.status == Job.Status.RUNNING:
-            if job.heartbeat_at and now - job.heartbeat_at < STALE_HEARTBEAT:
-                return None  # another worker is on it
-            _kill_orphan(job)  # its runner died; its training process may still be alive on this machine
-        elif job.status != Job.Status.QUEUED:
-            return None  # finished or cancelled already
-        if job.cancel_requested:
-            Job.objects.filter(pk=job.pk).update(status=Job.Status.CANCELLED, finished_at=now, updated_at=now)
-            return None
-        job.status = Job.Status.RUNNING
-        job.attempts += 1
-        job.started_at = job.started_at or now
-        job.heartbeat_at = now
-        job.error = ""
-        job.save(update_fields=["status", "attempts", "started_at", "heartbeat_at", "error", "updated_at"])
-    return job
+        Job.objects.filter(pk=job.pk).update(status=status, finished_at=now, heartbeat_at=now, updated_at=now,
+                                             pid=None, **fields)
+
+    db_call(_do, what=f"record job {job.pk} {status}", budget_s=FINAL_RECORD_BUDGET_S)
+    if job.iteration_id:
+        from labeling.services.iterations import iteration_advance_later
+
+        iteration_advance_later(iteration_id=job.iteration_id)
 
 
-def _finish(job: Job, status: str, **fields) -> None:
-    now = timezone.now()
-    Job.objects.filter(pk=job.pk).update(status=status, finished_at=now, heartbeat_at=now, updated_at=now,
-                                         pid=None, **fields)
+# ---------------------------------------------------------------- supervising the child
+
+def _heartbeat(job: Job, updates: dict) -> bool:
+    """Write one heartbeat; returns cancel_requested. A database error skips this beat (training goes on)."""
+    def _do():
+        Job.objects.filter(pk=job.pk).update(**updates)
+        return bool(Job.objects.filter(pk=job.pk).values_list("cancel_requested", flat=True).first())
+
+    try:
+        return db_call(_do, what=f"heartbeat job {job.pk}")
+    except Exception:
+        logger.warning("job %s: heartbeat skipped (database unavailable); training continues", job.pk)
+        return False
 
 
 def _supervise(job: Job, proc: subprocess.Popen, tail: MetricsTail, log_path: Path, metrics: list[dict],
@@ -237,117 +149,144 @@ def _supervise(job: Job, proc: subprocess.Popen, tail: MetricsTail, log_path: Pa
             updates["log_tail"] = last_log = log_text
         if new_rows:
             if job.attempts > 1:  # a resumed run re-logs steps after its checkpoint
-                last_step = new_rows[0].get("step")
-                metrics = [r for r in metrics if last_step is None or r.get("step", -1) < last_step]
-            metrics = _thin(metrics + new_rows)
+                first_step = new_rows[0].get("step")
+                metrics = [r for r in metrics if first_step is None or r.get("step", -1) < first_step]
+            metrics = _thin(metrics + [_json_safe(r) for r in new_rows])
             updates["metrics"] = metrics
             progress = new_rows[-1].get("progress")
-            if isinstance(progress, (int, float)):
+            if isinstance(progress, (int, float)) and progress == progress:
                 updates["progress"] = float(min(max(progress, 0.0), 1.0))
-        Job.objects.filter(pk=job.pk).update(**updates)
+        cancel = _heartbeat(job, updates)
         if returncode is not None:
             break
-        cancel = Job.objects.filter(pk=job.pk).values_list("cancel_requested", flat=True).first()
         if cancel and cancel_sent_at is None:
             logger.info("job %s: cancel requested, SIGTERM to process group %s", job.pk, proc.pid)
-            _signal_group(proc.pid, signal.SIGTERM)
+            signal_group(proc.pid, signal.SIGTERM)
             cancel_sent_at = time.monotonic()
         elif cancel_sent_at is not None and not killed and time.monotonic() - cancel_sent_at > CANCEL_GRACE_S:
-            _signal_group(proc.pid, signal.SIGKILL)
+            signal_group(proc.pid, signal.SIGKILL)
             killed = True
         time.sleep(poll_s)
     return returncode, cancel_sent_at
 
 
-def run_job(job_id: int, *, poll_s: float | None = None) -> str | None:
-    """Run one job to completion; returns its final status (None if it was not ours to run)."""
-    job = _claim(job_id)
-    if job is None:
-        return None
-    poll_s = POLL_S if poll_s is None else poll_s
-    jdir = services.job_dir(job)
-    log_path = jdir / "log.txt"
+def _die_with_parent() -> None:
+    """In the child, before exec: SIGKILL me when my parent (the runner) dies, so no orphan outlives it."""
     try:
-        command = build_command(job)
-    except Exception as exc:  # a missing input or an unwritable folder: the job fails, the worker lives
-        logger.exception("job %s: cannot build its command", job.pk)
-        _finish(job, Job.Status.FAILED, error=f"cannot start: {exc}")
-        return Job.Status.FAILED
+        import ctypes
 
-    Path(job.output_dir).mkdir(parents=True, exist_ok=True)
-    tail = MetricsTail(Path(job.output_dir) / "metrics.jsonl")
-    metrics = list(job.metrics) if job.attempts > 1 else []
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux: the sweep's process-group kill is the fallback
+        pass
+
+
+def _start(job: Job, log_path: Path):
+    command = build_command(job)
     with log_path.open("ab") as log:
         log.write(f"$ {' '.join(command.argv)}\n".encode())
         log.flush()
         proc = subprocess.Popen(
             command.argv, cwd=command.cwd, env=command.env, stdout=log, stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL, start_new_session=True,  # its own process group: cancel kills all of it
+            preexec_fn=_die_with_parent,
         )
-    Job.objects.filter(pk=job.pk).update(pid=proc.pid, log_tail="", updated_at=timezone.now())
+    db_call(lambda: Job.objects.filter(pk=job.pk).update(pid=proc.pid, log_tail="", updated_at=timezone.now()),
+            what=f"record pid of job {job.pk}", budget_s=60)
     logger.info("job %s: started pid %s: %s", job.pk, proc.pid, " ".join(command.argv))
+    return proc
 
+
+def run_job(job_id: int, *, poll_s: float | None = None) -> str | None:
+    """Run one job to completion; returns its final status (None if it was not ours to run)."""
+    job = claim(job_id)
+    if job is None:
+        return None
+    if job.attempts > int(getattr(settings, "JOB_MAX_ATTEMPTS", 3)):
+        finish(job, Job.Status.FAILED, error=f"gave up after {job.attempts - 1} attempts: its worker was lost "
+                                             f"each time (see the log)")
+        return Job.Status.FAILED
+    log_path = job_dir(job) / "log.txt"
     try:
-        returncode, cancel_sent_at = _supervise(job, proc, tail, log_path, metrics, poll_s)
-    except BaseException as exc:  # the runner itself broke (DB gone, worker shutdown): never leave an orphan
-        _signal_group(proc.pid, signal.SIGKILL)
+        job_dir(job).mkdir(parents=True, exist_ok=True)
+        proc = _start(job, log_path)
+    except Exception as exc:  # a missing input, an unwritable folder: the job fails, the worker lives
+        logger.exception("job %s: cannot start", job.pk)
+        finish(job, Job.Status.FAILED, error=failure.start_error(exc, job))
+        return Job.Status.FAILED
+
+    tail = MetricsTail(Path(job.output_dir) / "metrics.jsonl")
+    metrics = list(job.metrics) if job.attempts > 1 else []
+    try:
+        returncode, cancel_sent_at = _supervise(job, proc, tail, log_path, metrics, poll_s or POLL_S)
+    except BaseException as exc:  # the worker is shutting down: never leave an orphan
+        signal_group(proc.pid, signal.SIGKILL)
         proc.wait()
         logger.exception("job %s: supervising the training process failed", job.pk)
-        try:
-            _finish(job, Job.Status.FAILED, log_tail=log_tail(log_path), error=f"runner failed: {exc!r}")
-        except Exception:
-            logger.exception("job %s: cannot record the failure", job.pk)
+        finish(job, Job.Status.FAILED, log_tail=log_tail(log_path), error=f"runner stopped: {exc!r}")
         raise
-    # Reap anything the CLI left behind in its group (e.g. dataloader workers).
-    _signal_group(proc.pid, signal.SIGKILL)
+    signal_group(proc.pid, signal.SIGKILL)  # reap anything the CLI left in its group (dataloader workers)
+    return _record_outcome(job, returncode, cancel_sent_at, log_tail(log_path))
 
-    log_text = log_tail(log_path)
-    result_path = succeeded_output(job)
+
+def _record_outcome(job: Job, returncode: int, cancel_sent_at, log_text: str) -> str:
     if cancel_sent_at is not None:
-        _finish(job, Job.Status.CANCELLED, log_tail=log_text, error="cancelled by request")
+        finish(job, Job.Status.CANCELLED, log_tail=log_text, error="cancelled by request")
         return Job.Status.CANCELLED
-    if returncode != 0 or not result_path.is_file():
-        _finish(job, Job.Status.FAILED, log_tail=log_text, error=_error_from_log(log_text, returncode))
+    if returncode != 0 or not succeeded_output(job).is_file():
+        finish(job, Job.Status.FAILED, log_tail=log_text, error=failure.run_error(log_text, returncode))
         return Job.Status.FAILED
     try:
-        result_json = Path(job.output_dir) / "result.json"
-        result = json.loads(result_json.read_text(encoding="utf-8")) if result_json.is_file() else {}
-        result = _json_safe(result)
-        with transaction.atomic():
-            job.refresh_from_db()
-            model = services.job_register_output(job=job, result=result)
-            # Per-item detail (an evaluation's per-prompt texts) stays in result.json: it is unbounded.
-            summary = {"result": {k: v for k, v in result.items() if k != "items"}}
-            if model is not None:
-                summary["model_version_id"] = model.pk
-            if job.kind == Job.Kind.EVALUATE:
-                summary["recorded"] = services.evaluation_record(job=job, result=result)
-            if job.kind == Job.Kind.GENERATE:
-                from labeling.jobs.loop import import_generated
-
-                summary["imported"] = import_generated(job=job, result=result)
-            _finish(job, Job.Status.SUCCEEDED, log_tail=log_text, result=summary, progress=1.0)
+        summary = db_call(lambda: _record_success(job), what=f"register outputs of job {job.pk}",
+                          budget_s=FINAL_RECORD_BUDGET_S)
     except Exception as exc:
         logger.exception("job %s: registering its output failed", job.pk)
-        _finish(job, Job.Status.FAILED, log_tail=log_text, error=f"training succeeded but registering its output failed: {exc}")
+        finish(job, Job.Status.FAILED, log_tail=log_text,
+               error=f"training succeeded but registering its output failed: {exc}")
         return Job.Status.FAILED
+    finish(job, Job.Status.SUCCEEDED, log_tail=log_text, result=summary, progress=1.0)
     return Job.Status.SUCCEEDED
 
 
-def _kill_orphan(job: Job) -> None:
-    """Kill the process group of an earlier attempt if it still runs here (checked by its command line)."""
-    if not job.pid:
-        return
+def _record_success(job: Job) -> dict:
+    """Register the model / import samples / record the evaluation, all or nothing."""
+    from labeling.jobs.loop import import_generated
+    from labeling.jobs.outputs import evaluation_record, job_register_output
+
+    result_json = Path(job.output_dir) / "result.json"
+    result = _json_safe(json.loads(result_json.read_text(encoding="utf-8"))) if result_json.is_file() else {}
+    with transaction.atomic():
+        job.refresh_from_db()
+        model = job_register_output(job=job, result=result)
+        # Per-item detail (an evaluation's per-prompt texts) stays in result.json: it is unbounded.
+        summary = {"result": {k: v for k, v in result.items() if k != "items"}}
+        if model is not None:
+            summary["model_version_id"] = model.pk
+        if job.kind == Job.Kind.EVALUATE:
+            summary["recorded"] = evaluation_record(job=job, result=result)
+        if job.kind == Job.Kind.GENERATE:
+            summary["imported"] = import_generated(job=job)
+    return summary
+
+
+# ---------------------------------------------------------------- processes
+
+def kill_orphan(job: Job) -> bool:
+    """Kill the process group of an earlier attempt if it still runs on this machine (checked by its
+    command line); returns whether one was killed."""
+    if not job.pid or (job.host and job.host != socket.gethostname()):
+        return False
     try:
         cmdline = Path(f"/proc/{job.pid}/cmdline").read_bytes().decode(errors="replace")
     except OSError:
-        return
-    if job.output_dir and job.output_dir in cmdline or str(services.job_dir(job)) in cmdline:
+        return False
+    if str(job_dir(job)) in cmdline:
         logger.warning("job %s: killing the orphaned training process group %s", job.pk, job.pid)
-        _signal_group(job.pid, signal.SIGKILL)
+        signal_group(job.pid, signal.SIGKILL)
+        return True
+    return False
 
 
-def _signal_group(pgid: int, sig: int) -> None:
+def signal_group(pgid: int, sig: int) -> None:
     try:
         os.killpg(pgid, sig)
     except (ProcessLookupError, PermissionError):

@@ -1,7 +1,7 @@
-"""Celery tasks for exports and training jobs: thin (ids in, a service does the work).
+"""Celery tasks for jobs, exports and their sweep: thin (ids in, a service does the work).
 
-``run_training_job`` is routed to the ``gpu`` queue (settings.CELERY_TASK_ROUTES); the rest run
-on ``default``. Loaded by workers through ``CELERY_IMPORTS``.
+``run_training_job`` is routed to the ``gpu`` queue (settings.CELERY_TASK_ROUTES); the rest run on
+``default``. Loaded by workers through ``CELERY_IMPORTS``.
 """
 from celery import shared_task
 
@@ -14,15 +14,31 @@ def run_training_job(job_id: int) -> str | None:
     return run_job(job_id)
 
 
-@shared_task(name="labeling.jobs.tasks.create_snapshot")
-def create_snapshot(kind: str, campaign_ids: list[int], name: str | None = None, valid_fraction: float = 0.1,
-                    seed: int = 0, created_by_id: int | None = None) -> int:
-    """Export a dataset snapshot; returns the DatasetSnapshot id."""
-    from django.contrib.auth import get_user_model
+@shared_task(name="labeling.jobs.tasks.run_export_job", acks_late=True)
+def run_export_job(job_id: int) -> str | None:
+    """Run one export job (snapshots of campaigns) on the default queue."""
+    from labeling.jobs.export_job import run_export
 
-    from labeling.services.exports import snapshot_create
+    return run_export(job_id)
 
-    user = get_user_model().objects.filter(pk=created_by_id).first() if created_by_id else None
-    snapshot = snapshot_create(kind=kind, campaign_ids=campaign_ids, name=name, valid_fraction=valid_fraction,
-                               seed=seed, created_by=user)
-    return snapshot.pk
+
+def task_for_kind(kind: str):
+    """The Celery task that runs a job of this kind."""
+    return run_export_job if kind == "export" else run_training_job
+
+
+@shared_task(name="labeling.jobs.tasks.sweep_jobs", ignore_result=True)
+def sweep_jobs() -> dict:
+    """Beat: re-queue or fail jobs whose worker died, re-dispatch lost ones, remove abandoned export folders,
+    advance iterations and start campaign-triggered ones."""
+    from labeling.jobs.sweep import jobs_sweep
+
+    return jobs_sweep()
+
+
+@shared_task(name="labeling.jobs.tasks.advance_iteration", ignore_result=True)
+def advance_iteration(iteration_id: int) -> None:
+    """Move an iteration to its next stage after one of its jobs finished."""
+    from labeling.services.iterations import iteration_advance
+
+    iteration_advance(iteration_id=iteration_id)

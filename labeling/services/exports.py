@@ -99,6 +99,14 @@ def _submitted(campaign_ids: list[int]):
     return Assignment.objects.filter(status=Assignment.Status.SUBMITTED, task__campaign_id__in=campaign_ids)
 
 
+def export_size(*, kind: str, campaign_ids: list[int]) -> int:
+    """How many labels an export of ``kind`` would read (prompts: prompts), to decide where it runs."""
+    if kind == "prompts":
+        return Prompt.objects.filter(campaign_id__in=campaign_ids).count()
+    model = Demonstration if kind == "sft" else Ranking
+    return model.objects.filter(assignment__in=_submitted(campaign_ids)).count()
+
+
 def _sft_rows(campaign_ids: list[int]) -> Iterator[tuple[str, dict]]:
     demos = (
         Demonstration.objects.filter(assignment__in=_submitted(campaign_ids))

@@ -3,13 +3,14 @@
 Runs, as child processes supervised by this one:
 
     web     gunicorn (or ``runserver --noreload`` with ``--web runserver``)
-    worker  celery -A config worker -Q default,gpu --concurrency 1
-    beat    celery -A config beat
+    worker      celery -A config worker -Q default --concurrency 1   (exports, iterations, sweeps)
+    gpu-worker  celery -A config worker -Q gpu --concurrency 1       (training jobs, one at a time)
+    beat        celery -A config beat
 
 With no environment at all this is SQLite + kombu's filesystem broker under ``var/`` (no server to
 install); with ``DATABASE_URL``/``CELERY_BROKER_URL`` set it runs against those instead. Static files
 are collected first. Each child's output is prefixed with its name. Ctrl-C (or SIGTERM) stops all
-three gracefully; if one of them dies, the others are stopped and the command exits non-zero.
+of them gracefully; if one of them dies, the others are stopped and the command exits non-zero.
 """
 from __future__ import annotations
 
@@ -80,8 +81,11 @@ class Command(BaseCommand):
         schedule.parent.mkdir(parents=True, exist_ok=True)
         commands = [
             ("web", web),
-            ("worker", [python, "-m", "celery", "-A", "config", "worker", "-Q", "default,gpu", "--concurrency", "1",
+            # Two workers so an hours-long training job never holds up exports, lease expiry or iterations.
+            ("worker", [python, "-m", "celery", "-A", "config", "worker", "-Q", "default", "--concurrency", "1",
                         "--loglevel", "INFO", "-n", "embedded@%h"]),
+            ("gpu-worker", [python, "-m", "celery", "-A", "config", "worker", "-Q", "gpu", "--concurrency", "1",
+                            "--loglevel", "INFO", "-n", "embedded-gpu@%h"]),
             ("beat", [python, "-m", "celery", "-A", "config", "beat", "--loglevel", "INFO",
                       "--schedule", str(schedule)]),
         ]

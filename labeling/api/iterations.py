@@ -1,0 +1,130 @@
+"""Iteration endpoints: start one InstructGPT round, watch its stages, cancel, resume (researchers)."""
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import exceptions, serializers, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from labeling.api.permissions import IsResearcher
+from labeling.api.research import STATUS_PARAM, _filters, _paginate
+from labeling.models import Campaign, Iteration, ModelVersion
+from labeling.selectors.iterations import iteration_detail, iteration_list
+from labeling.services import iterations as services
+
+DETAIL = inline_serializer("IterationError", fields={"detail": serializers.CharField()})
+
+
+class NameOrIdField(serializers.Field):
+    """A registry object chosen by id (integer) or unique name (string)."""
+
+    def __init__(self, model, **kwargs):
+        self.model = model
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, (int, str)) or data == "":
+            raise serializers.ValidationError("give an id or a name")
+        obj = self.model.objects.filter(**({"pk": data} if isinstance(data, int) else {"name": data})).first()
+        if obj is None:
+            raise serializers.ValidationError(f"no {self.model._meta.verbose_name} {data!r}")
+        return obj
+
+    def to_representation(self, value):
+        return {"id": value.pk, "name": value.name}
+
+
+class IterationInput(serializers.Serializer):
+    name = serializers.RegexField(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,150}$", required=False,
+                                  help_text="Letters, digits, '.', '_' or '-'; also names its snapshots and models.")
+    source_campaign_ids = serializers.ListField(child=serializers.IntegerField(min_value=1), min_length=1,
+                                                max_length=50)
+    target_campaign_id = serializers.IntegerField(min_value=1, required=False, allow_null=True,
+                                                  help_text="Where the new policy's samples become ranking tasks "
+                                                            "(default: the first source campaign).")
+    base_model = NameOrIdField(ModelVersion, help_text="The policy the round starts from (id or name).")
+    method = serializers.ChoiceField(choices=Iteration.Method.choices, default=Iteration.Method.PPO)
+    valid_fraction = serializers.FloatField(min_value=0.0, max_value=0.9, default=0.1)
+    params = serializers.JSONField(required=False, default=dict,
+                                   help_text='Per-stage params: {"sft": {"max_steps": 20}, "ppo": {...}}.')
+
+
+class IterationOutput(serializers.ModelSerializer):
+    base_model = serializers.SerializerMethodField()
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    source_campaigns = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+
+    class Meta:
+        model = Iteration
+        fields = ["id", "name", "status", "method", "source_campaigns", "target_campaign", "base_model", "params",
+                  "valid_fraction", "error", "created_by", "created_at", "finished_at"]
+
+    def get_base_model(self, obj) -> dict:
+        return {"id": obj.base_model_id, "name": obj.base_model.name}
+
+    def to_representation(self, obj):
+        return {**super().to_representation(obj), **iteration_detail(obj)}
+
+
+def _get(iteration_id: int) -> Iteration:
+    iteration = iteration_list().filter(pk=iteration_id).first()
+    if iteration is None:
+        raise exceptions.NotFound("No such iteration.")
+    return iteration
+
+
+class IterationListCreateApi(APIView):
+    permission_classes = [IsResearcher]
+
+    @extend_schema(tags=["research"], parameters=[STATUS_PARAM], responses=IterationOutput(many=True),
+                   operation_id="iterations_list")
+    def get(self, request):
+        return _paginate(self, request, iteration_list(filters=_filters(request, "status")), IterationOutput)
+
+    @extend_schema(tags=["research"], request=IterationInput, responses={201: IterationOutput},
+                   operation_id="iterations_create")
+    def post(self, request):
+        """Start a round: export → SFT → reward → PPO-ptx/DPO → generate → evaluate, each stage a job."""
+        data = IterationInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        target = None
+        if v.get("target_campaign_id"):
+            target = Campaign.objects.filter(pk=v["target_campaign_id"]).first()
+            if target is None:
+                raise exceptions.ValidationError({"target_campaign_id": [f"no campaign {v['target_campaign_id']}"]})
+        iteration = services.iteration_create(
+            source_campaign_ids=v["source_campaign_ids"], base_model=v["base_model"], method=v["method"],
+            target_campaign=target, name=v.get("name"), params=v["params"], valid_fraction=v["valid_fraction"],
+            created_by=request.user)
+        return Response(IterationOutput(_get(iteration.pk)).data, status=status.HTTP_201_CREATED)
+
+
+class IterationDetailApi(APIView):
+    permission_classes = [IsResearcher]
+
+    @extend_schema(tags=["research"], responses={200: IterationOutput, 404: DETAIL}, operation_id="iterations_retrieve")
+    def get(self, request, iteration_id: int):
+        return Response(IterationOutput(_get(iteration_id)).data)
+
+
+class IterationCancelApi(APIView):
+    permission_classes = [IsResearcher]
+
+    @extend_schema(tags=["research"], request=None, operation_id="iterations_cancel",
+                   responses={200: IterationOutput, 403: DETAIL, 404: DETAIL, 409: DETAIL})
+    def post(self, request, iteration_id: int):
+        """Cancel a running iteration and its live job (its creator or staff)."""
+        services.iteration_cancel(iteration=_get(iteration_id), by=request.user)
+        return Response(IterationOutput(_get(iteration_id)).data)
+
+
+class IterationResumeApi(APIView):
+    permission_classes = [IsResearcher]
+
+    @extend_schema(tags=["research"], request=None, operation_id="iterations_resume",
+                   responses={200: IterationOutput, 403: DETAIL, 404: DETAIL, 409: DETAIL})
+    def post(self, request, iteration_id: int):
+        """Resume a failed or cancelled iteration from the stage that stopped (its creator or staff)."""
+        services.iteration_resume(iteration=_get(iteration_id), by=request.user)
+        return Response(IterationOutput(_get(iteration_id)).data)
