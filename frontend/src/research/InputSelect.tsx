@@ -32,7 +32,7 @@ export function InputSelect({
           <span className="muted small">(optional)</span>
         )}
       </label>
-      <select id={id} value={value} onChange={(e) => onChange(e.target.value)} required={input.required} aria-describedby={`${id}-help`} aria-invalid={!!errors?.length}>
+      <select id={id} value={value} onChange={(e) => onChange(e.target.value)} aria-required={input.required} aria-describedby={`${id}-help`} aria-invalid={!!errors?.length}>
         <option value="">{options.length ? (input.required ? 'choose…' : 'none') : `no ${kinds} ${input.type} yet`}</option>
         {options.map((o) => (
           <option key={o.id} value={o.id}>
@@ -41,7 +41,8 @@ export function InputSelect({
         ))}
       </select>
       <span id={`${id}-help`} className="muted small field-help">
-        {input.help || `A ${kinds} ${input.type}.`}
+        {/* Not input.help: that is the CLI's text about files and folders; here one picks by name. */}
+        Any {kinds} {input.type} from the registry.
       </span>
       <FieldErrors errors={errors} />
     </div>

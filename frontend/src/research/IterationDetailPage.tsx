@@ -1,4 +1,4 @@
-import { useState } from 'react'
+import { useEffect, useState } from 'react'
 import { Link, useParams } from 'react-router-dom'
 import { api } from '../api'
 import { Dialog } from '../components/Dialog'
@@ -127,6 +127,12 @@ export function IterationDetailPage() {
   const registry = useRegistry()
   const campaigns = useResource(() => api.campaigns(), [])
   usePoll(reload, !!it && iterationLive(it), 2000)
+  // The export stage makes snapshots the registry list (loaded once) has not seen: fetch it again, once per change.
+  const snapshotIds = Object.values(it?.snapshots ?? {}).filter((x): x is number => x !== null)
+  const unseen = registry.snapshots.data ? snapshotIds.filter((x) => !registry.snapshotById.has(x)).join(',') : ''
+  useEffect(() => {
+    if (unseen) void registry.snapshots.reload()
+  }, [unseen])
   const modelName = (mid: number | null) => (mid === null ? '—' : (registry.modelById.get(mid)?.name ?? (it?.base_model.id === mid ? it.base_model.name : `model #${mid}`)))
   const campaignName = (cid: number) => campaigns.data?.find((c) => c.id === cid)?.name ?? `campaign #${cid}`
 

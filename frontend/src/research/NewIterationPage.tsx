@@ -64,7 +64,7 @@ function IterationForm({ kinds }: { kinds: KindSpec[] }) {
           <span>
             Base model <span className="required">(required)</span>
           </span>
-          <select value={s.base} onChange={(e) => set('base', e.target.value)} required aria-describedby="base-help">
+          <select value={s.base} onChange={(e) => set('base', e.target.value)} aria-required aria-describedby="base-help">
             <option value="">{bases.length ? 'choose…' : `no ${baseKinds.join(' or ')} model yet`}</option>
             {bases.map((m) => (
               <option key={m.id} value={m.id}>
@@ -87,9 +87,9 @@ function IterationForm({ kinds }: { kinds: KindSpec[] }) {
       />
       <div className="param-grid">
         <label className="field">
-          <span>Send new ranking tasks to (optional)</span>
+          <span>Send new ranking tasks to</span>
           <select value={s.target} onChange={(e) => set('target', e.target.value)} aria-describedby="target-help">
-            <option value="">none (skip the ranking tasks)</option>
+            <option value="">the first campaign above (default)</option>
             {(campaigns.data ?? []).map((c) => (
               <option key={c.id} value={c.id}>
                 {c.name}

@@ -30,7 +30,9 @@ export function flattenErrors(body: unknown, prefix = ''): Record<string, string
 
 /**
  * Split a failed POST into the field errors a form can place (`shown` keys) and one general message
- * (the API's `detail`, other fields as "field: message", or the error's own text).
+ * (the API's `detail`, other fields as "field: message", or the error's own text). A message that names
+ * its item ("max_steps: must be ≥ 1" under `params`, "sft.max_steps: …" too) goes to `params.max_steps`
+ * when the form shows that key.
  */
 export function formErrors(e: unknown, shown: readonly string[]): FormErrors {
   if (!(e instanceof ApiError)) return { fields: {}, general: e instanceof Error ? e.message : String(e) }
@@ -38,9 +40,15 @@ export function formErrors(e: unknown, shown: readonly string[]): FormErrors {
   const all = flattenErrors(e.body && typeof e.body.errors === 'object' && !Array.isArray(e.body.errors) ? e.body.errors : rest)
   const fields: Record<string, string[]> = {}
   const other: string[] = []
+  const place = (k: string, m: string) => (fields[k] ??= []).push(m)
   for (const [k, v] of Object.entries(all)) {
-    if (shown.includes(k)) fields[k] = v
-    else other.push(`${k}: ${v.join(' ')}`)
+    for (const m of v) {
+      // "max_steps: must be ≥ 1" under "params" belongs next to the params.max_steps field, when the form has it.
+      const named = /^([\w.]+): (.+)$/s.exec(m)
+      if (named && shown.includes(`${k}.${named[1]}`)) place(`${k}.${named[1]}`, named[2])
+      else if (shown.includes(k)) place(k, m)
+      else other.push(`${k}: ${m}`)
+    }
   }
   if (typeof detail === 'string' && detail) other.unshift(detail)
   else if (Array.isArray(detail) && detail.length) other.unshift(detail.map(String).join(' '))

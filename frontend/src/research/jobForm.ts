@@ -42,14 +42,15 @@ export type ParamParse = { ok: true; value: unknown; omit: boolean } | { ok: fal
 const INTEGER = /^[+-]?\d+$/
 
 /**
- * One field's raw value as the JSON the API expects. Blank means null for a nullable param, and "leave it
- * out" (the CLI default applies) otherwise; numbers must parse, integers must be whole, a choice must be
+ * One field's raw value as the JSON the API expects. Blank means null for a nullable param with a
+ * non-null default, and "leave it out" (the default applies) otherwise; numbers must parse, integers must be whole, a choice must be
  * one of the listed ones (matched by its text, so numeric choices stay numbers).
  */
 export function parseParam(spec: ParamSpec, raw: FieldValue): ParamParse {
   if (spec.type === 'boolean') return { ok: true, value: raw === true, omit: false }
   const t = String(raw).trim()
-  if (!t) return spec.nullable ? { ok: true, value: null, omit: false } : { ok: true, value: undefined, omit: true }
+  // Blank: null overrides a non-null default; otherwise leaving it out is the same and keeps params short.
+  if (!t) return spec.nullable && spec.default !== null ? { ok: true, value: null, omit: false } : { ok: true, value: undefined, omit: true }
   switch (spec.type) {
     case 'integer':
     case 'campaign':

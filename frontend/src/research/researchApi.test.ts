@@ -48,6 +48,14 @@ describe('form errors', () => {
     expect(flattenErrors({ stages: [{}, { params: ['x'] }] })).toEqual({ 'stages.1.params': ['x'] })
   })
 
+  it("places the API's \"name: message\" items next to the named field", () => {
+    const e = new ApiError(400, 'x', { inputs: ['data: required (Demonstrations)', 'nope: not an input'], params: ['sft.max_steps: must be an integer, got 2.5'] })
+    expect(formErrors(e, ['inputs', 'inputs.data', 'params.sft.max_steps'])).toEqual({
+      fields: { 'inputs.data': ['required (Demonstrations)'], inputs: ['nope: not an input'], 'params.sft.max_steps': ['must be an integer, got 2.5'] },
+      general: null,
+    })
+  })
+
   it('falls back to the error text', () => {
     expect(formErrors(new ApiError(500, 'The server had a problem'), ['name'])).toEqual({ fields: {}, general: 'The server had a problem' })
     expect(formErrors(new Error('boom'), [])).toEqual({ fields: {}, general: 'boom' })
