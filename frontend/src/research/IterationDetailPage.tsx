@@ -2,7 +2,7 @@ import { useEffect, useState } from 'react'
 import { Link, useParams } from 'react-router-dom'
 import { api } from '../api'
 import { Dialog } from '../components/Dialog'
-import { dateText, durationText, intervalText, percent, runSeconds, verdict, VERDICT_TEXT } from './format'
+import { countsText, dateText, durationText, intervalText, percent, runSeconds, verdict, VERDICT_TEXT } from './format'
 import { errorText, usePoll, useRegistry, useResource } from './hooks'
 import { canResume, iterationLive, stageMetricText, stageProgress } from './iterationForm'
 import { type Iteration, type ModelRef, researchApi } from './researchApi'
@@ -102,7 +102,8 @@ function WinRateCard({ it, name }: { it: Iteration; name: (id: number | null) =>
     )
   }
   const ci = w.ci_low !== null && w.ci_high !== null ? { low: w.ci_low, high: w.ci_high, method: '' } : null
-  const v = verdict(w.value, { interval: ci })
+  const counts = { winsB: w.wins_b ?? null, winsA: w.wins_a ?? null, ties: w.ties ?? null, identical: w.identical ?? null, pairs: w.n_pairs ?? null }
+  const v = verdict(w.value, { interval: ci, identical: counts.identical, pairs: counts.pairs })
   return (
     <section className={`panel headline-result verdict-${v}`} aria-labelledby="iter-winrate-title">
       <h2 id="iter-winrate-title">Win rate over the parent</h2>
@@ -112,6 +113,7 @@ function WinRateCard({ it, name }: { it: Iteration; name: (id: number | null) =>
         {it.policy_model?.name ?? 'The new policy'} against {name(w.against ?? it.base_model.id)}
         {ci && `, interval ${intervalText(ci)}`}.
       </p>
+      {countsText(counts) && <p className="small">{countsText(counts)}</p>}
     </section>
   )
 }
@@ -169,7 +171,7 @@ export function IterationDetailPage() {
           <dl className="facts">
             <dt>Method</dt>
             <dd>{it.method}</dd>
-            <dt>Parent</dt>
+            <dt>Starts from</dt>
             <dd>
               <ModelLink m={it.base_model} />
             </dd>

@@ -185,7 +185,13 @@ export interface WinRate {
   value: number
   ci_low: number | null
   ci_high: number | null
+  /** The model the new policy was compared with (policy A of the evaluate stage). */
   against: number | null
+  wins_a?: number | null
+  wins_b?: number | null
+  ties?: number | null
+  identical?: number | null
+  n_pairs?: number | null
 }
 
 export interface Iteration {
