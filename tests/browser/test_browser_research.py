@@ -294,3 +294,50 @@ def test_labeler_has_no_research_nav_and_gets_403(page: Page, shot, research_set
     expect(page.get_by_role("alert")).to_contain_text("researcher")
     shot(page, "16-research-forbidden")
     page.watch.assert_clean()
+
+
+def _fill_sft_form(page: Page, research_setup) -> None:
+    page.goto("/research/jobs/new")
+    demos = research_setup["demos"]
+    page.get_by_label(re.compile("^Start from model")).select_option(label="tiny-base (base)")
+    page.get_by_label(re.compile("^Demonstrations")).select_option(label=f"support-demos-v1 (sft, {demos.rows} rows)")
+
+
+def test_job_creation_is_safe_to_retry_and_survives_a_broker_outage(page: Page, research_setup, monkeypatch):
+    login(page, "rita")
+    before = Job.objects.count()
+
+    # The answer to the first POST is lost (the job was made): the retry sends the same Idempotency-Key and
+    # lands on that job; no second job is made.
+    lost = []
+
+    def lose_first_answer(route):
+        if route.request.method == "POST" and not lost:
+            lost.append(route.fetch().status)
+            route.abort("connectionreset")
+        else:
+            route.continue_()
+
+    page.route("**/api/v1/jobs", lose_first_answer)
+    _fill_sft_form(page, research_setup)
+    page.get_by_role("button", name="Start SFT job").click()
+    expect(page.get_by_role("alert").filter(has_text="Could not reach the server")).to_be_visible()
+    assert lost == [201] and Job.objects.count() == before + 1
+    page.get_by_role("button", name="Start SFT job").click()
+    expect(page.get_by_role("heading", name=re.compile(r"Job #\d+ · sft"))).to_be_visible()
+    job = Job.objects.order_by("-id").first()
+    expect(page.get_by_role("heading", name=f"Job #{job.id} · sft")).to_be_visible()
+    assert Job.objects.count() == before + 1
+    page.unroute("**/api/v1/jobs")
+
+    # The broker is down: the job is recorded (503 with its id) and the page says it will be sent later.
+    monkeypatch.setattr(job_services, "job_dispatch", lambda *, job_id: False)
+    _fill_sft_form(page, research_setup)
+    page.get_by_role("button", name="Start SFT job").click()
+    expect(page.get_by_role("status").filter(has_text="dispatched automatically")).to_be_visible()
+    queued = Job.objects.order_by("-id").first()
+    assert queued.id != job.id and queued.status == "queued" and queued.dispatched_at is None
+    expect(page.get_by_role("heading", name=f"Job #{queued.id} · sft")).to_be_visible()
+    page.watch.allow_http_error(503, "/api/v1/jobs")
+    page.watch.console_errors = [e for e in page.watch.console_errors if "ERR_CONNECTION_RESET" not in e]
+    page.watch.assert_clean()

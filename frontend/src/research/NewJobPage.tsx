@@ -4,23 +4,16 @@ import { api, ApiError } from '../api'
 import { EstimatePanel, useEstimate } from './Estimate'
 import { useRegistry, useResource } from './hooks'
 import { InputSelect } from './InputSelect'
-import { buildJobBody, buildParams, type FieldValue, fieldsFromParams, formFields, initialState, type JobFormState, uuid4 } from './jobForm'
+import { buildJobBody, buildParams, type FieldValue, fieldsFromParams, formFields, initialState, type JobFormState, type KeyedBody, keyForAttempt } from './jobForm'
 import { ParamFields } from './ParamFields'
 import { type KindSpec, researchApi } from './researchApi'
 import { useApiForm } from './useApiForm'
 import { ErrorAlert, FieldErrors, JobKindsPage } from './widgets'
 
-/**
- * One Idempotency-Key per submission attempt: the same key while the body is unchanged (a retry after a
- * network error or a 5xx returns the job the first attempt made), a new one once the body changes.
- */
+/** `keyForAttempt` across renders: one Idempotency-Key per submission attempt, reused on a retry. */
 function useIdempotencyKey() {
-  const ref = useRef<{ body: string; key: string } | null>(null)
-  return (body: unknown) => {
-    const text = JSON.stringify(body)
-    if (ref.current?.body !== text) ref.current = { body: text, key: uuid4() }
-    return ref.current.key
-  }
+  const ref = useRef<KeyedBody | null>(null)
+  return (body: unknown) => (ref.current = keyForAttempt(ref.current, body)).key
 }
 
 /** "New job": the form is built from `GET /job-kinds` (inputs by name, typed params), with a live estimate. */

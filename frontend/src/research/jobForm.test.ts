@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { PPO, SFT } from './kinds.fixture'
-import { buildJobBody, fieldsFromParams, initialState, inputOptions, paramsIn, parseParam, parseParamsJson, uuid4 } from './jobForm'
+import { buildJobBody, fieldsFromParams, initialState, inputOptions, keyForAttempt, paramsIn, parseParam, parseParamsJson, uuid4 } from './jobForm'
 import type { ModelVersion, Snapshot } from './researchApi'
 
 const snap = (id: number, name: string, kind: Snapshot['kind'], rows = 10) => ({ id, name, kind, rows }) as Snapshot
@@ -82,5 +82,14 @@ describe('idempotency keys', () => {
     expect(a).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/)
     expect(uuid4()).not.toBe(a)
     expect(uuid4((b) => b.fill(255))).toBe('ffffffff-ffff-4fff-bfff-ffffffffffff')
+  })
+
+  it('are reused by a retry of the same body and renewed when the body changes', () => {
+    let n = 0
+    const fresh = () => `k${++n}`
+    const first = keyForAttempt(null, { kind: 'sft', params: { max_steps: 20 } }, fresh)
+    const retry = keyForAttempt(first, { kind: 'sft', params: { max_steps: 20 } }, fresh)
+    const changed = keyForAttempt(retry, { kind: 'sft', params: { max_steps: 21 } }, fresh)
+    expect([first.key, retry.key, changed.key]).toEqual(['k1', 'k1', 'k2'])
   })
 })

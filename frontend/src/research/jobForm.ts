@@ -164,3 +164,18 @@ export function uuid4(random: (a: Uint8Array) => Uint8Array = (a) => crypto.getR
   const h = [...b].map((x) => x.toString(16).padStart(2, '0')).join('')
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`
 }
+
+export interface KeyedBody {
+  body: string
+  key: string
+}
+
+/**
+ * The Idempotency-Key for submitting `body`: the previous attempt's key while the body is unchanged (a
+ * retry after a network error or a 5xx then returns the job the first attempt made), a fresh one once it
+ * changed (a different job).
+ */
+export function keyForAttempt(previous: KeyedBody | null, body: unknown, fresh: () => string = uuid4): KeyedBody {
+  const text = JSON.stringify(body)
+  return previous?.body === text ? previous : { body: text, key: fresh() }
+}
