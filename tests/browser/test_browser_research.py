@@ -143,7 +143,13 @@ def test_researcher_starts_sft_job_from_the_kind_form_and_watches_it(page: Page,
     form.get_by_label(re.compile("^Max steps")).fill("2000000")
     expect(estimate.get_by_role("alert")).to_contain_text("would take about")
     shot(page, "13-research-new-job-warning")
-    form.get_by_label(re.compile("^Max steps")).fill("20")
+    # The raw JSON view edits the same params; back in the fields, the edit is kept.
+    form.get_by_label("Edit the params as JSON").check()
+    params_json = form.get_by_label("Params JSON")
+    expect(params_json).to_have_value(re.compile(r'"max_steps": 2000000'))
+    params_json.fill(params_json.input_value().replace('"max_steps": 2000000', '"max_steps": 20'))
+    form.get_by_label("Edit the params as JSON").uncheck()
+    expect(form.get_by_label(re.compile("^Max steps"))).to_have_value("20")
     expect(estimate.get_by_role("alert")).to_have_count(0)
     expect(estimate).to_contain_text("80 examples")  # 20 suggested steps × batch 4
     shot(page, "13-research-new-job")
