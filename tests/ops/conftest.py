@@ -93,3 +93,28 @@ def labeled(db):
         data.rank(task, comps, data.labelers[i % 3], [[2], [0, 1]] if i % 2 else [[1], [0], [2]], likerts=[5, 2, 7])
         data.demonstrate(prompt, data.labelers[(i + 1) % 3], f"A careful answer to question {i}.")
     return data
+
+
+@pytest.fixture
+def redis_broker():
+    """This process publishes to the test broker (an emptied Redis db); restored afterwards."""
+    from config.celery import app as celery_app
+    from celery_workers import BROKER, point_celery_at, redis_or_skip
+
+    redis_or_skip(BROKER).flushdb()
+    before = celery_app.conf.broker_url
+    point_celery_at(BROKER)
+    yield BROKER
+    point_celery_at(before)
+
+
+@pytest.fixture
+def worker(redis_broker, data_dir, model_cache, settings, tmp_path):
+    """A real `celery worker` process for both queues, on the test database; yields (process, log path)."""
+    from celery_workers import start_worker, stop_worker, worker_env
+
+    settings.PREFLOOP_MODEL_CACHE = str(model_cache)
+    log_path = tmp_path / "worker.log"
+    proc = start_worker(worker_env(broker=redis_broker, data_dir=data_dir, model_cache=model_cache), log_path)
+    yield proc, log_path
+    stop_worker(proc)

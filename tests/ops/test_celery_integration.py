@@ -1,137 +1,132 @@
-"""A real Celery worker process over Redis runs our tasks end to end against the test database:
-a snapshot export on the ``default`` queue, then a tiny SFT training job on the ``gpu`` queue sent by
-``job_create``'s on-commit hook. Needs PostgreSQL (the worker is another process: it cannot see an
-in-memory SQLite test database) and Redis (``CELERY_TEST_BROKER_URL``, default db 15)."""
+"""The loop end to end, the way a researcher drives it: the REST API and a real Celery worker over Redis
+on the test database, the tiny model on the CPU.
+
+snapshots → sft → reward → ppo (with ptx) → dpo → generate (→ ranking tasks in a campaign) → evaluate,
+each ending ``succeeded`` with its model registered and its lineage right; then the same round as one
+iteration (POST /iterations) that runs every stage by itself. Nothing like this existed before, which
+is how a PPO job that failed from the dashboard every time once shipped.
+"""
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import time
-from pathlib import Path
-from urllib.parse import quote
-
 import pytest
-from django.conf import settings as django_settings
-from django.db import connection
+from rest_framework.test import APIClient
 
-from config.celery import app as celery_app
-from labeling.jobs import services as job_services
-from labeling.models import DatasetSnapshot, Job, ModelVersion
-
-BROKER = os.environ.get("CELERY_TEST_BROKER_URL", "redis://127.0.0.1:6379/15")
-ROOT = Path(__file__).resolve().parents[2]
+from celery_workers import wait_for
+from labeling import roles
+from labeling.models import Job, ModelVersion, Task
+from labeling.services.users import user_create_with_role
 
 pytestmark = [pytest.mark.celery, pytest.mark.slow, pytest.mark.xdist_group("celery-worker")]
+API = "/api/v1"
+TINY = {"device": "cpu", "max_length": 64, "logging_steps": 1, "save_steps": 0}
+PARAMS = {
+    "sft": {**TINY, "max_steps": 2, "batch_size": 2},
+    "reward": {**TINY, "max_steps": 2, "batch_size": 2},
+    "dpo": {**TINY, "max_steps": 2, "batch_size": 2},
+    "ppo": {**TINY, "max_steps": 2, "batch_size": 4, "mini_batch_size": 2, "ppo_epochs": 1, "max_new_tokens": 6,
+            "max_prompt_length": 32, "ptx_batch_size": 2},
+    "generate": {"device": "cpu", "k": 3, "max_new_tokens": 6},
+    "evaluate": {"device": "cpu", "max_new_tokens": 4},
+}
 
 
-def _redis_or_skip():
-    import redis
+@pytest.fixture
+def api():
+    from django.contrib.auth.models import Group
 
-    try:
-        client = redis.Redis.from_url(BROKER, socket_connect_timeout=2)
-        client.ping()
-    except redis.exceptions.ConnectionError:
-        pytest.skip(f"Redis not reachable at {BROKER}")
+    Group.objects.get_or_create(name=roles.RESEARCHER)  # a transactional test's flush removed the migration's groups
+    client = APIClient()
+    client.force_authenticate(user_create_with_role(username="e2e-researcher", password="x", roles=[roles.RESEARCHER]))
     return client
 
 
-def _database_url() -> str:
-    s = connection.settings_dict
-    auth = quote(s["USER"] or "")
-    if s.get("PASSWORD"):
-        auth += ":" + quote(s["PASSWORD"])
-    return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+def _run(api, log_path, kind: str, inputs: dict, params: dict | None = None) -> dict:
+    """POST /jobs, then poll GET /jobs/{id} until it finishes; it must succeed."""
+    r = api.post(API + "/jobs", {"kind": kind, "inputs": inputs, "params": params or PARAMS[kind]}, format="json")
+    assert r.status_code == 201, r.content
+    job_id = r.json()["id"]
+
+    def finished():
+        body = api.get(f"{API}/jobs/{job_id}").json()
+        return body if body["status"] in ("succeeded", "failed", "cancelled") else None
+
+    job = wait_for(finished, 300, f"the {kind} job", log_path)
+    assert job["status"] == "succeeded", f"{kind}: {job['error']}\n{job['log_tail'][-3000:]}"
+    assert job["progress"] == 1.0 and job["duration_s"] > 0
+    return job
 
 
-@pytest.fixture
-def redis_broker(monkeypatch):
-    """Point this process's Celery app at the test broker (and back afterwards); start from an empty db."""
-    _redis_or_skip().flushdb()
-    monkeypatch.setattr(celery_app.conf, "broker_url", BROKER)
-    celery_app._pool = None
-    celery_app.amqp._producer_pool = None
-    yield BROKER
-    if celery_app._pool is not None:
-        celery_app._pool.force_close_all()
-    celery_app._pool = None
-    celery_app.amqp._producer_pool = None
-
-
-@pytest.fixture
-def worker(redis_broker, data_dir, model_cache, settings, tmp_path):
-    """A real `celery worker` process for both queues, on the test database."""
-    if connection.vendor != "postgresql":
-        pytest.skip("the worker process needs a database it can share: run with DATABASE_URL=postgres://...")
-    settings.PREFLOOP_MODEL_CACHE = str(model_cache)
-    log_path = tmp_path / "worker.log"
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings.test",
-        "DATABASE_URL": _database_url(),
-        "CELERY_BROKER_URL": redis_broker,
-        "PREFLOOP_DATA_DIR": str(data_dir),
-        "PREFLOOP_MODEL_CACHE": str(model_cache),
-        "PREFLOOP_JOB_POLL_S": "0.2",
-        "OMP_NUM_THREADS": "1",
-        "HF_HUB_OFFLINE": "1",
-        "CONN_MAX_AGE": "0",
-    }
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", "default,gpu", "--pool", "solo",
-             "--loglevel", "INFO", "--without-gossip", "--without-mingle", "-n", f"pytest-{os.getpid()}@%h"],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        )
-    deadline = time.monotonic() + 90
-    while "ready." not in log_path.read_text(errors="replace"):
-        assert proc.poll() is None, f"worker died:\n{log_path.read_text(errors='replace')}"
-        assert time.monotonic() < deadline, f"worker not ready:\n{log_path.read_text(errors='replace')}"
-        time.sleep(0.3)
-    yield proc, log_path
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-
-
-def _wait_for(predicate, timeout, log_path, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.3)
-    pytest.fail(f"timed out waiting for {what}; worker log:\n{log_path.read_text(errors='replace')[-6000:]}")
+def _model(job: dict) -> ModelVersion:
+    (model_id,) = job["model_versions"]
+    return ModelVersion.objects.get(pk=model_id)
 
 
 @pytest.mark.django_db(transaction=True)
-def test_worker_runs_an_export_and_a_training_job(labeled, worker):
+def test_every_job_kind_through_the_api_and_a_real_worker(labeled, worker, api):
     proc, log_path = worker
-    from labeling.jobs.tasks import create_snapshot
+    snaps = {}
+    for kind in ("sft", "comparisons", "prompts"):
+        r = api.post(API + "/snapshots", {"kind": kind, "campaign_ids": [labeled.campaign.pk], "name": f"e2e-{kind}",
+                                          "valid_fraction": 0.3}, format="json")
+        assert r.status_code == 201, r.content
+        snaps[kind] = r.json()["id"]
+    base = api.post(API + "/models", {"name": "e2e-base", "kind": "base", "artifact_path": "tiny"}, format="json")
+    assert base.status_code == 201, base.content
+    base_id = base.json()["id"]
 
-    create_snapshot.delay("sft", [labeled.campaign.pk], name="from-the-worker")
-    snapshot = _wait_for(lambda: DatasetSnapshot.objects.filter(name="from-the-worker").first(), 60, log_path,
-                         "the export task")
-    assert snapshot.rows == 12
-    assert Path(snapshot.path, "manifest.json").is_file()
+    sft = _model(_run(api, log_path, "sft", {"model": base_id, "data": "e2e-sft"}))
+    assert (sft.kind, sft.parent_id) == ("sft", base_id)
+    rm = _model(_run(api, log_path, "reward", {"model": sft.pk, "data": snaps["comparisons"]}))
+    assert (rm.kind, rm.parent_id) == ("reward", sft.pk)
+    ppo_job = _run(api, log_path, "ppo", {"model": sft.pk, "reward_model": rm.pk, "prompts": snaps["prompts"],
+                                          "ptx_data": snaps["sft"]})
+    ppo = _model(ppo_job)
+    assert (ppo.kind, ppo.parent_id, ppo.reward_model_id) == ("policy", sft.pk, rm.pk)
+    assert any("ptx_loss" in row for row in ppo_job["metrics"]), ppo_job["metrics"][-1]
+    dpo = _model(_run(api, log_path, "dpo", {"model": sft.pk, "data": snaps["comparisons"]}))
+    assert (dpo.kind, dpo.parent_id, dpo.reward_model_id) == ("policy", sft.pk, None)
 
-    base = job_services.model_version_create(name="tiny-base-celery", kind="base", artifact_path="tiny")
-    job = job_services.job_create(  # on commit → run_training_job.delay → the gpu queue
-        kind="sft", params={"max_steps": 2, "batch_size": 2, "logging_steps": 1, "save_steps": 0, "device": "cpu",
-                            "max_length": 64},
-        input_snapshot_ids=[snapshot.pk], input_model_ids=[base.pk],
-    )
-    done = _wait_for(
-        lambda: Job.objects.filter(pk=job.pk, status__in=["succeeded", "failed", "cancelled"]).first(),
-        240, log_path, "the training job",
-    )
-    assert done.status == Job.Status.SUCCEEDED, f"{done.error}\n{done.log_tail}"
-    assert ModelVersion.objects.get(job=done).kind == "sft"
-    log = log_path.read_text(errors="replace")
-    assert "labeling.jobs.tasks.create_snapshot" in log and "labeling.jobs.tasks.run_training_job" in log
+    tasks_before = Task.objects.filter(campaign=labeled.campaign, kind="ranking").count()
+    gen = _run(api, log_path, "generate", {"model": ppo.pk, "prompts": snaps["prompts"]},
+               {**PARAMS["generate"], "campaign": labeled.campaign.pk})
+    created = Task.objects.filter(campaign=labeled.campaign, kind="ranking").count() - tasks_before
+    assert created == gen["result"]["imported"]["tasks_created"] > 0
+    newest = Task.objects.filter(campaign=labeled.campaign, kind="ranking").order_by("-id").first()
+    assert {c.model_version_id for c in newest.completions.all()} == {ppo.pk}
+
+    ev = _run(api, log_path, "evaluate", {"reward_model": rm.pk, "prompts": snaps["prompts"], "policy_a": sft.pk,
+                                          "policy_b": ppo.pk})
+    assert ev["result"]["recorded"]["candidate_model_id"] == ppo.pk
+    assert 0.0 <= api.get(f"{API}/models/{ppo.pk}").json()["metrics"]["win_rate"] <= 1.0
+    acc = _run(api, log_path, "evaluate", {"reward_model": rm.pk, "comparisons": snaps["comparisons"]})
+    assert 0.0 <= acc["result"]["result"]["accuracy"] <= 1.0
     assert proc.poll() is None
-    assert django_settings.CELERY_TASK_ROUTES["labeling.jobs.tasks.run_training_job"] == {"queue": "gpu"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_iteration_runs_one_round_by_itself(labeled, worker, api):
+    proc, log_path = worker
+    base = api.post(API + "/models", {"name": "iter-base", "kind": "base", "artifact_path": "tiny"}, format="json")
+    r = api.post(API + "/iterations", {"name": "round-1", "source_campaign_ids": [labeled.campaign.pk],
+                                       "base_model": "iter-base", "method": "ppo", "valid_fraction": 0.3,
+                                       "params": {k: v for k, v in PARAMS.items() if k != "dpo"}}, format="json")
+    assert r.status_code == 201, r.content
+    iteration = r.json()
+    assert [s["name"] for s in iteration["stages"]] == ["export", "sft", "reward", "ppo", "generate", "evaluate"]
+    assert iteration["stages"][0]["status"] in ("queued", "running", "succeeded")
+
+    def ended():
+        body = api.get(f"{API}/iterations/{iteration['id']}").json()
+        return body if body["status"] != "running" else None
+
+    done = wait_for(ended, 900, "the iteration", log_path, interval=1.0)
+    assert done["status"] == "succeeded", (done["error"], done["stages"])
+    assert all(s["status"] == "succeeded" and s["duration_s"] is not None for s in done["stages"])
+    assert done["win_rate"] is not None and 0.0 <= done["win_rate"]["value"] <= 1.0
+    policy = ModelVersion.objects.get(pk=done["policy_model"]["id"])
+    assert policy.parent_id == done["sft_model"]["id"] and policy.reward_model_id == done["reward_model"]["id"]
+    assert ModelVersion.objects.get(pk=done["sft_model"]["id"]).parent_id == base.json()["id"]
+    shown = api.get(f"{API}/models/{policy.pk}").json()
+    assert shown["iteration"] == iteration["id"] and done["snapshots"]["prompts"] in shown["snapshots"]
+    assert Job.objects.filter(iteration_id=iteration["id"]).count() == 6
+    assert proc.poll() is None

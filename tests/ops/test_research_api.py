@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import pytest
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from labeling import roles
@@ -15,8 +16,15 @@ API = "/api/v1"
 
 @pytest.fixture
 def no_enqueue(monkeypatch):
+    """Record dispatches instead of sending them (and mark them sent, as a reachable broker would)."""
     sent = []
-    monkeypatch.setattr(job_services, "job_enqueue", lambda *, job: sent.append(job.pk))
+
+    def dispatch(*, job_id):
+        sent.append(job_id)
+        Job.objects.filter(pk=job_id).update(dispatched_at=timezone.now())
+        return True
+
+    monkeypatch.setattr(job_services, "job_dispatch", dispatch)
     return sent
 
 
@@ -33,6 +41,9 @@ ENDPOINTS = [
     ("get", "/snapshots"), ("post", "/snapshots"), ("get", "/snapshots/1"),
     ("get", "/models"), ("post", "/models"), ("get", "/models/1"),
     ("get", "/jobs"), ("post", "/jobs"), ("get", "/jobs/1"), ("post", "/jobs/1/cancel"),
+    ("get", "/job-kinds"), ("post", "/jobs/estimate"),
+    ("get", "/iterations"), ("post", "/iterations"), ("get", "/iterations/1"), ("post", "/iterations/1/cancel"),
+    ("post", "/iterations/1/resume"),
 ]
 
 
@@ -49,8 +60,8 @@ def test_permission_matrix(role, method, path, data_dir):
         assert response.status_code == 403, response.content
 
 
-def test_researcher_creates_a_snapshot_and_a_job_and_cancels_it(labeled, data_dir, no_enqueue,
-                                                                 django_capture_on_commit_callbacks):
+@pytest.mark.django_db(transaction=True)  # commits really happen: the job is dispatched after its commit
+def test_researcher_creates_a_snapshot_and_a_job_and_cancels_it(labeled, data_dir, no_enqueue):
     client = client_for(roles.RESEARCHER)
     r = client.post(API + "/snapshots", {"kind": "sft", "campaign_ids": [labeled.campaign.pk], "name": "api-sft"},
                     format="json")
@@ -67,18 +78,26 @@ def test_researcher_creates_a_snapshot_and_a_job_and_cancels_it(labeled, data_di
     model_id = r.json()["id"]
     assert client.get(API + "/models?kind=base").json()["results"][0]["id"] == model_id
 
-    with django_capture_on_commit_callbacks(execute=True):
-        r = client.post(API + "/jobs", {"kind": "sft", "params": {"max_steps": 3},
-                                        "input_snapshot_ids": [snap["id"]], "input_model_ids": [model_id]},
-                        format="json")
+    r = client.post(API + "/jobs", {"kind": "sft", "params": {"max_steps": 3},
+                                    "inputs": {"data": snap["name"], "model": model_id}},
+                    format="json", HTTP_IDEMPOTENCY_KEY="form-1")
     assert r.status_code == 201, r.content
     job = r.json()
     assert job["status"] == "queued" and job["metrics"] == [] and job["input_models"] == [model_id]
+    assert job["inputs"]["data"] == {"type": "snapshot", "id": snap["id"], "name": "api-sft"}
     assert no_enqueue == [job["id"]]
+    # A retry of the same request (same key) answers the same job: no duplicate.
+    r = client.post(API + "/jobs", {"kind": "sft", "params": {"max_steps": 3},
+                                    "inputs": {"data": snap["name"], "model": model_id}},
+                    format="json", HTTP_IDEMPOTENCY_KEY="form-1")
+    assert r.status_code == 200 and r.json()["id"] == job["id"]
 
-    r = client.post(API + "/jobs", {"kind": "reward", "input_snapshot_ids": [snap["id"]],
-                                    "input_model_ids": [model_id]}, format="json")
-    assert r.status_code == 400 and "comparisons snapshot" in str(r.json())
+    r = client.post(API + "/jobs", {"kind": "reward", "inputs": {"data": snap["id"], "model": model_id}},
+                    format="json")
+    assert r.status_code == 400 and "needs a comparisons snapshot" in str(r.json()["inputs"])
+    r = client.post(API + "/jobs", {"kind": "generate", "inputs": {"model": model_id}, "params": {"max_steps": 200}},
+                    format="json")
+    assert r.status_code == 400 and "max_steps" in str(r.json()["params"])  # the old form's default, refused
 
     listed = client.get(API + "/jobs?status=queued").json()
     assert listed["count"] == 1 and "metrics" not in listed["results"][0]
@@ -92,6 +111,39 @@ def test_researcher_creates_a_snapshot_and_a_job_and_cancels_it(labeled, data_di
     assert r.status_code == 409 and "already cancelled" in r.json()["detail"]
     assert Job.objects.get(pk=job["id"]).status == Job.Status.CANCELLED
     assert DatasetSnapshot.objects.count() == 1
+
+
+def test_job_kinds_come_from_the_training_configs(data_dir):
+    kinds = {k["kind"]: k for k in client_for(roles.RESEARCHER).get(API + "/job-kinds").json()["kinds"]}
+    assert list(kinds) == ["sft", "reward", "ppo", "dpo", "generate", "evaluate"]
+    ppo = kinds["ppo"]
+    assert [(i["name"], i["type"], i["required"]) for i in ppo["inputs"]] == [
+        ("model", "model", True), ("reward_model", "model", True), ("prompts", "snapshot", True),
+        ("ptx_data", "snapshot", False), ("value_model", "model", False)]
+    params = {p["name"]: p for p in ppo["params"]}
+    from training.ppo.config import PPOConfig  # the test may look; the web half never imports training
+
+    assert params["init_kl_coef"]["default"] == PPOConfig.__dataclass_fields__["init_kl_coef"].default
+    assert params["max_steps"]["suggested"] < params["max_steps"]["default"]  # a first run finishes in minutes
+    assert params["device"]["type"] == "choice" and params["device"]["choices"] == ["auto", "cpu", "cuda"]
+    assert params["accelerate_config"]["group"] == "runner" and "ddp" in params["accelerate_config"]["choices"]
+    assert "reward_fn" not in params and "prompts" not in params and "output_dir" not in params
+    generate = {p["name"] for p in kinds["generate"]["params"]}
+    assert "max_steps" not in generate and {"k", "max_new_tokens", "campaign"} <= generate
+
+
+def test_estimate_warns_about_long_runs(labeled, data_dir):
+    client = client_for(roles.RESEARCHER)
+    snap = client.post(API + "/snapshots", {"kind": "sft", "campaign_ids": [labeled.campaign.pk]}, format="json").json()
+    model = job_services.model_version_create(name="smol", kind="base", artifact_path="smollm2-135m-instruct")
+    body = {"kind": "sft", "inputs": {"model": model.pk, "data": snap["id"]}, "params": {"max_steps": 20}}
+    quick = client.post(API + "/jobs/estimate", body, format="json").json()
+    assert quick["model_params"] == 134_515_008 and quick["seconds"] > 0 and quick["warning"] is None
+    body["params"] = {"max_steps": 20000, "batch_size": 32}
+    slow = client.post(API + "/jobs/estimate", body, format="json").json()
+    assert slow["seconds"] > 1000 * quick["seconds"] and "would take about" in slow["warning"]
+    bad = client.post(API + "/jobs/estimate", {"kind": "sft", "inputs": {}, "params": {}}, format="json")
+    assert bad.status_code == 400 and "model: required" in str(bad.json())
 
 
 def test_schema_documents_research_endpoints_without_warnings(capsys):
