@@ -56,10 +56,12 @@ function Facts({ job }: { job: JobDetail }) {
         <dt>Started</dt>
         <dd>{dateText(job.started_at)}</dd>
         {live ? (
-          <>
-            <dt>Running for</dt>
-            <dd>{job.started_at ? took : 'not started'}</dd>
-          </>
+          job.started_at && (
+            <>
+              <dt>Running for</dt>
+              <dd>{took}</dd>
+            </>
+          )
         ) : (
           <>
             <dt>Finished</dt>
