@@ -1,17 +1,18 @@
 /**
  * Typed client for the research endpoints (docs/api.md, "Research"): dataset snapshots, the model
- * registry and training jobs. Same transport as `api.ts` (session cookie + X-CSRFToken, `ApiError`).
+ * registry, job kinds (GET /job-kinds), estimates, training jobs and iterations. Same transport as `api.ts`
+ * (session cookie + X-CSRFToken, `ApiError`).
  */
 import { request, unpage } from '../api'
 
 export type SnapshotKind = 'sft' | 'comparisons' | 'prompts'
 export type ModelKind = 'base' | 'sft' | 'reward' | 'policy'
-export type JobKind = 'sft' | 'reward' | 'dpo' | 'ppo' | 'generate' | 'evaluate'
+/** Whatever GET /job-kinds lists (sft, reward, ppo, …), plus `export` (an iteration's snapshot stage): never hard-coded here. */
+export type JobKind = string
 export type JobStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled'
 
 export const SNAPSHOT_KINDS: SnapshotKind[] = ['sft', 'comparisons', 'prompts']
 export const MODEL_KINDS: ModelKind[] = ['base', 'sft', 'reward', 'policy']
-export const JOB_KINDS: JobKind[] = ['sft', 'reward', 'dpo', 'ppo', 'generate', 'evaluate']
 
 export interface Snapshot {
   id: number
