@@ -4,7 +4,7 @@ import { api, ApiError } from '../api'
 import { EstimatePanel, useEstimate } from './Estimate'
 import { useRegistry, useResource } from './hooks'
 import { InputSelect } from './InputSelect'
-import { buildJobBody, buildParams, type FieldValue, fieldsFromParams, formFields, initialState, type JobFormState, type KeyedBody, keyForAttempt } from './jobForm'
+import { buildJobBody, buildParams, type FieldValue, fieldsFromParams, formFields, initialState, type JobFormState, type KeyedBody, keyForAttempt, parseParamsJson } from './jobForm'
 import { ParamFields } from './ParamFields'
 import { type KindSpec, researchApi } from './researchApi'
 import { useApiForm } from './useApiForm'
@@ -51,8 +51,9 @@ function JobForm({ kinds }: { kinds: KindSpec[] }) {
       setJson(JSON.stringify(buildParams(spec.params, s.params).params, null, 2)) // fields that do not parse are left out
       return
     }
-    if (!built.ok) return // the JSON's error is already shown under it
-    const back = fieldsFromParams(spec, built.body.params)
+    const parsed = parseParamsJson(json)
+    if (!parsed.ok) return // its error is already shown under the JSON
+    const back = fieldsFromParams(spec, parsed.value)
     if (back.unknown.length) {
       setErrors({ params: [`${back.unknown.join(', ')}: not a ${spec.title} param; remove it to go back to the fields.`] })
       return
