@@ -60,6 +60,7 @@ function JobForm({ kinds }: { kinds: KindSpec[] }) {
     }
     setS((x) => ({ ...x, params: back.values }))
     setJson(null)
+    setErrors({})
   }
 
   async function submit() {
