@@ -34,7 +34,9 @@ mkdir -p "$OUT"
 export DATABASE_URL="postgres://postgres@127.0.0.1:5432/$DB"
 export DJANGO_SETTINGS_MODULE=config.settings.production
 export SECRET_KEY=${SECRET_KEY:-bench-only-not-secret}
-export SESSION_COOKIE_SECURE=false CSRF_COOKIE_SECURE=false
+export SESSION_COOKIE_SECURE=false CSRF_COOKIE_SECURE=false SECURE_SSL_REDIRECT=false SECURE_HSTS_SECONDS=0
+# Plain HTTP on localhost; the benchmark logs in through seed_benchmark, not the throttled endpoints.
+export AUTH_THROTTLE_SINGLE_PROCESS=true
 export CONN_MAX_AGE=600 LOG_LEVEL=ERROR
 
 psql -h 127.0.0.1 -U postgres -d postgres -qc "DROP DATABASE IF EXISTS $DB" >/dev/null 2>&1

@@ -122,3 +122,19 @@ class JobAdmin(admin.ModelAdmin):
         "status", "progress", "heartbeat_at", "started_at", "finished_at", "log_tail", "metrics", "result",
         "error", "attempts", "pid", "created_at", "updated_at",
     )
+
+
+@admin.register(models.ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Staff can see and delete (revoke) API tokens; keys are never stored, so never shown."""
+
+    list_display = ("id", "user", "prefix", "name", "created_at", "expires_at")
+    search_fields = ("user__username", "prefix", "name")
+    readonly_fields = ("user", "prefix", "name", "created_at", "expires_at")
+    exclude = ("key_hash", "password_fingerprint")
+
+    def has_add_permission(self, request):
+        return False  # a key is shown once, to its owner: POST /api/v1/auth/token
+
+    def has_change_permission(self, request, obj=None):
+        return False

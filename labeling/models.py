@@ -395,3 +395,24 @@ class Job(TimeStamped):
 
     def __str__(self):
         return f"{self.kind} job #{self.pk} ({self.status})"
+
+
+class ApiToken(models.Model):
+    """An API token (``Authorization: Token <key>``) with a lifetime; a user may hold several.
+
+    Only a SHA-256 of the key is stored (the key is shown once, when made), so a database leak
+    yields no usable token. ``password_fingerprint`` is the user's session auth hash when the
+    token was made (an HMAC of the password hash): after a password change it no longer matches
+    and the token is refused and deleted, exactly as Django ends the user's sessions.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    key_hash = models.CharField(max_length=64, unique=True)
+    prefix = models.CharField(max_length=8, help_text="The key's first characters, to tell tokens apart.")
+    name = models.CharField(max_length=100, blank=True)
+    password_fingerprint = models.CharField(max_length=128)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(db_index=True)
+
+    def __str__(self):
+        return f"{self.prefix}… ({self.name or 'token'})"

@@ -13,13 +13,6 @@ from django.urls import re_path
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import ensure_csrf_cookie
 
-# Defence in depth for a page that shows untrusted prompts and model outputs: only our own scripts run.
-CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
-    "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; "
-    "frame-ancestors 'none'"
-)
-
 NOT_BUILT = (
     "Prefloop's web app is not built yet.\n\n"
     "Build it with `make frontend` (that is: cd frontend && npm ci && npm run build), then reload.\n"
@@ -38,9 +31,8 @@ def spa_index(request, *args, **kwargs):
         html = _index_path().read_bytes()
     except FileNotFoundError:
         return HttpResponse(NOT_BUILT, status=503, content_type="text/plain; charset=utf-8")
-    response = HttpResponse(html, content_type="text/html; charset=utf-8")
-    response["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
-    return response
+    # Its Content-Security-Policy comes from labeling.middleware, like every HTML page's.
+    return HttpResponse(html, content_type="text/html; charset=utf-8")
 
 
 urlpatterns = [

@@ -38,12 +38,12 @@ def client_for(db):
     (``None`` → anonymous), so authentication queries are part of what tests measure."""
     from rest_framework.test import APIClient
 
-    from labeling.services.users import user_token_get_or_create
+    from labeling.services.users import user_token_create
 
     def build(user=None):
         client = APIClient()
         if user is not None:
-            client.credentials(HTTP_AUTHORIZATION=f"Token {user_token_get_or_create(user=user)}")
+            client.credentials(HTTP_AUTHORIZATION=f"Token {user_token_create(user=user).key}")
         return client
 
     return build

@@ -3,6 +3,7 @@
 The embedded default (no env vars at all) is SQLite + Celery over kombu's
 filesystem transport in ``var/``, so ``make demo`` needs no server.
 """
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -29,9 +30,9 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI's files, served as our own static files (no CDN)
     "labeling",
 ]
 
@@ -44,6 +45,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "labeling.middleware.ContentSecurityPolicyMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -130,6 +132,12 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # Every JSON body is checked once (depth, finite numbers, valid Unicode): labeling.api.parsers.
+    "DEFAULT_PARSER_CLASSES": [
+        "labeling.api.parsers.StrictJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_CONTENT_NEGOTIATION_CLASS": "labeling.api.negotiation.JsonFirstContentNegotiation",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
@@ -145,6 +153,10 @@ REST_FRAMEWORK = {
 
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://prefloop")}
 
+# API tokens (labeling.models.ApiToken): lifetime, and how many live ones a user may hold (oldest go first).
+API_TOKEN_LIFETIME = timedelta(days=env.int("API_TOKEN_LIFETIME_DAYS", default=30))
+API_TOKENS_PER_USER = env.int("API_TOKENS_PER_USER", default=10)
+
 SPECTACULAR_SETTINGS = {
     "TITLE": "Prefloop API",
     "DESCRIPTION": "Human preference data collection and RLHF training loop.",
@@ -152,7 +164,17 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     # The schema and Swagger UI are for signed-in users, like the rest of the API.
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    # Swagger UI from drf-spectacular-sidecar's pinned copy in our static files, not a CDN: /api/docs/
+    # works offline and under the Content-Security-Policy (its init script is a file too: the split view).
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # The error statuses every endpoint really answers (401/403/404/400/413/429): labeling.api.schema.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "labeling.api.schema.add_error_responses",
+    ],
     # Several models have a "kind"/"status" field; name each choice set once so the schema (and
     # the TypeScript generated from it) gets stable, readable enum names.
     "ENUM_NAME_OVERRIDES": {

@@ -1,21 +1,23 @@
-"""Auth endpoints: token for scripts, session login/logout + CSRF cookie for the SPA, and ``/me``."""
+"""Auth endpoints: tokens for scripts (make, list, rotate, revoke), session login/logout + CSRF cookie
+for the SPA, and ``/me``."""
 
 from django.contrib.auth import authenticate, login, logout
 from django.middleware.csrf import get_token
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
+from rest_framework.exceptions import NotFound
 from rest_framework.authentication import SessionAuthentication
-from rest_framework.authtoken.models import Token
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from labeling import roles
-from labeling.api.errors import BadRequest
+from labeling.api.errors import BadRequest, DetailOutput
+from labeling.models import ApiToken
 from labeling.api.throttling import AuthAttemptThrottle
 from labeling.selectors.campaigns import campaigns_available_to_labeler
-from labeling.selectors.users import user_has_role, user_label_counts, user_roles
-from labeling.services.users import user_token_get_or_create, user_token_revoke
+from labeling.selectors.users import user_has_role, user_label_counts, user_roles, user_tokens
+from labeling.services.users import user_token_create, user_token_revoke, user_token_rotate
 
 
 class CredentialsInput(serializers.Serializer):
@@ -43,21 +45,83 @@ def _authenticate(request):
     return user
 
 
+class TokenRequestInput(CredentialsInput):
+    name = serializers.CharField(required=False, allow_blank=True, max_length=100,
+                                 help_text="what the token is for, shown in the token list")
+
+
+class NewTokenOutput(serializers.Serializer):
+    token = serializers.CharField(help_text="the key: shown this once, only its hash is stored")
+    id = serializers.IntegerField()
+    expires_at = serializers.DateTimeField()
+
+
+class TokenOutput(serializers.ModelSerializer):
+    current = serializers.SerializerMethodField(help_text="the token this request was made with")
+
+    class Meta:
+        model = ApiToken
+        fields = ["id", "name", "prefix", "created_at", "expires_at", "current"]
+
+    def get_current(self, token) -> bool:
+        auth = self.context["request"].auth
+        return isinstance(auth, ApiToken) and auth.pk == token.pk
+
+
+def _new_token_data(token: ApiToken) -> dict:
+    return {"token": token.key, "id": token.pk, "expires_at": token.expires_at}
+
+
 class TokenApi(APIView):
-    """Exchange a username + password for an API token (scripts, the load benchmark)."""
+    """Exchange a username + password for a new API token (scripts, the load benchmark). It expires
+    after ``API_TOKEN_LIFETIME_DAYS`` and with a password change."""
 
     authentication_classes = []  # credentials are in the body; no cookie, so no CSRF either
     permission_classes = [AllowAny]
     throttle_classes = [AuthAttemptThrottle]  # slows password guessing, per client IP
 
-    @extend_schema(
-        request=CredentialsInput,
-        responses={200: inline_serializer("TokenOutput", {"token": serializers.CharField()})},
-        tags=["auth"],
-    )
+    @extend_schema(request=TokenRequestInput, responses={200: NewTokenOutput}, tags=["auth"])  # 400: labeling.api.schema
     def post(self, request):
         user = _authenticate(request)
-        return Response({"token": user_token_get_or_create(user=user)})
+        name = TokenRequestInput(data=request.data)
+        name.is_valid(raise_exception=True)
+        token = user_token_create(user=user, name=name.validated_data.get("name", ""))
+        return Response(NewTokenOutput(_new_token_data(token)).data)
+
+
+class TokenListApi(APIView):
+    """My live API tokens, newest first (never their keys)."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses={200: TokenOutput(many=True)}, tags=["auth"], operation_id="auth_tokens_list")
+    def get(self, request):
+        return Response(TokenOutput(user_tokens(user=request.user), many=True, context={"request": request}).data)
+
+
+class TokenRevokeApi(APIView):
+    """Revoke one of my API tokens (404 for anyone else's)."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses={204: None, 404: DetailOutput}, tags=["auth"])
+    def delete(self, request, token_id: int):
+        if not user_token_revoke(user=request.user, token_id=token_id):
+            raise NotFound("no such token")
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class TokenRotateApi(APIView):
+    """Swap the token this request is made with for a new one (a fresh lifetime); the old key stops
+    working at once. Needs token authentication (a session has no token to rotate: 400)."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=None, responses={200: NewTokenOutput, 400: DetailOutput}, tags=["auth"])
+    def post(self, request):
+        if not isinstance(request.auth, ApiToken):
+            raise BadRequest("rotate the token you authenticate with: send Authorization: Token <key>")
+        return Response(NewTokenOutput(_new_token_data(user_token_rotate(token=request.auth))).data)
 
 
 class LoginApi(APIView):
@@ -81,14 +145,14 @@ class LoginApi(APIView):
 
 
 class LogoutApi(APIView):
-    """End the session; when called with a token, that token is revoked too."""
+    """End the session; when called with a token, that token is revoked (the user's others stay)."""
 
     permission_classes = [IsAuthenticated]
 
     @extend_schema(request=None, responses={204: None}, tags=["auth"])
     def post(self, request):
-        if isinstance(request.auth, Token):
-            user_token_revoke(user=request.user)
+        if isinstance(request.auth, ApiToken):
+            user_token_revoke(user=request.user, token_id=request.auth.pk)
         logout(request._request)
         return Response(status=status.HTTP_204_NO_CONTENT)
 

@@ -12,8 +12,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from labeling.api.errors import DetailOutput, PayloadTooLargeError
+from labeling.api.fields import FreeJSONObjectField
 from labeling.api.pagination import paginated_response, paginated_schema
-from labeling.api.permissions import CampaignReadAnyRoleWriteAdmin, HasAnyRole, IsCampaignAdmin
+from labeling.api.permissions import CampaignReadAnyRoleWriteAdmin, CanDeleteCampaign, HasAnyRole, IsCampaignAdmin
 from labeling.models import Campaign, ModelVersion, Prompt, Task
 from labeling.selectors.campaigns import campaign_list, campaign_progress, campaign_prompts
 from labeling.services import campaigns as campaign_services
@@ -49,7 +50,7 @@ class CampaignInput(serializers.Serializer):
     sampling_policy = serializers.PrimaryKeyRelatedField(
         queryset=ModelVersion.objects.all(), required=False, allow_null=True
     )
-    generation_settings = serializers.DictField(required=False)
+    generation_settings = FreeJSONObjectField(required=False, help_text="sampling settings, e.g. {\"temperature\": 0.7}")
 
 
 def _campaign_or_404(campaign_id: int) -> Campaign:
@@ -78,7 +79,7 @@ class CampaignListCreateApi(APIView):
 
 
 class CampaignDetailApi(APIView):
-    permission_classes = [CampaignReadAnyRoleWriteAdmin]
+    permission_classes = [CampaignReadAnyRoleWriteAdmin, CanDeleteCampaign]
 
     @extend_schema(responses={200: CampaignOutput}, tags=["campaigns"])
     def get(self, request, campaign_id: int):
@@ -93,11 +94,17 @@ class CampaignDetailApi(APIView):
         return Response(CampaignOutput(campaign).data)
 
     @extend_schema(
-        responses={204: None, 409: OpenApiResponse(DetailOutput, description="it has assignments: archive it")},
+        responses={
+            204: None,
+            403: OpenApiResponse(DetailOutput, description="only its creator or staff may delete it"),
+            409: OpenApiResponse(DetailOutput, description="it ever had assignments: archive it"),
+        },
         tags=["campaigns"],
     )
     def delete(self, request, campaign_id: int):
-        campaign_services.campaign_delete(campaign=_campaign_or_404(campaign_id))
+        campaign = _campaign_or_404(campaign_id)
+        self.check_object_permissions(request, campaign)
+        campaign_services.campaign_delete(campaign=campaign)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -130,7 +137,8 @@ class ImportInput(serializers.Serializer):
 
 class ImportOutput(serializers.Serializer):
     imported = serializers.IntegerField()
-    duplicates = ImportLineOutput(many=True, help_text="skipped lines (not errors)")
+    duplicates = ImportLineOutput(many=True, help_text="skipped lines (not errors), the first 200")
+    duplicates_count = serializers.IntegerField(help_text="how many lines were skipped as duplicates in all")
     tasks_created = serializers.IntegerField()
 
 
@@ -163,7 +171,8 @@ class CampaignPromptImportApi(APIView):
         data = ImportInput(data=request.data)
         data.is_valid(raise_exception=True)
         result = prompts_import(campaign=campaign, file=data.validated_data["file"])
-        body = {"imported": result.imported, "duplicates": result.duplicates, "tasks_created": result.tasks_created}
+        body = {"imported": result.imported, "duplicates": result.duplicates,
+                "duplicates_count": result.duplicates_count, "tasks_created": result.tasks_created}
         return Response(ImportOutput(body).data, status=status.HTTP_201_CREATED)
 
 

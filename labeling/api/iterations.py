@@ -1,11 +1,13 @@
 """Iteration endpoints: start one InstructGPT round, watch its stages, cancel, resume (researchers)."""
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema, extend_schema_field, inline_serializer
 from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from labeling.api.fields import FreeJSONObjectField
+from labeling.api.pagination import paginated_schema
 from labeling.api.permissions import IsResearcher
 from labeling.api.research import STATUS_PARAM, _filters, _paginate
 from labeling.models import Campaign, Iteration, ModelVersion
@@ -15,6 +17,7 @@ from labeling.services import iterations as services
 DETAIL = inline_serializer("IterationError", fields={"detail": serializers.CharField()})
 
 
+@extend_schema_field({"oneOf": [{"type": "integer"}, {"type": "string"}]})
 class NameOrIdField(serializers.Field):
     """A registry object chosen by id (integer) or unique name (string)."""
 
@@ -45,8 +48,8 @@ class IterationInput(serializers.Serializer):
     base_model = NameOrIdField(ModelVersion, help_text="The policy the round starts from (id or name).")
     method = serializers.ChoiceField(choices=Iteration.Method.choices, default=Iteration.Method.PPO)
     valid_fraction = serializers.FloatField(min_value=0.0, max_value=0.9, default=0.1)
-    params = serializers.JSONField(required=False, default=dict,
-                                   help_text='Per-stage params: {"sft": {"max_steps": 20}, "ppo": {...}}.')
+    params = FreeJSONObjectField(required=False, default=dict,
+                                 help_text='Per-stage params: {"sft": {"max_steps": 20}, "ppo": {...}}.')
 
 
 class IterationOutput(serializers.ModelSerializer):
@@ -76,8 +79,8 @@ def _get(iteration_id: int) -> Iteration:
 class IterationListCreateApi(APIView):
     permission_classes = [IsResearcher]
 
-    @extend_schema(tags=["research"], parameters=[STATUS_PARAM], responses=IterationOutput(many=True),
-                   operation_id="iterations_list")
+    @extend_schema(tags=["research"], parameters=[STATUS_PARAM], operation_id="iterations_list",
+                   responses=paginated_schema(IterationOutput, "PaginatedIterationList"))
     def get(self, request):
         return _paginate(self, request, iteration_list(filters=_filters(request, "status")), IterationOutput)
 
@@ -128,3 +131,46 @@ class IterationResumeApi(APIView):
         """Resume a failed or cancelled iteration from the stage that stopped (its creator or staff)."""
         services.iteration_resume(iteration=_get(iteration_id), by=request.user)
         return Response(IterationOutput(_get(iteration_id)).data)
+
+
+class IterationTriggerInput(serializers.Serializer):
+    every_rankings = serializers.IntegerField(min_value=1, allow_null=True,
+                                              help_text="Start the next iteration after this many new rankings "
+                                                        "(null: never).")
+    method = serializers.ChoiceField(choices=Iteration.Method.choices, default=Iteration.Method.PPO)
+    base_model = NameOrIdField(ModelVersion, required=False, allow_null=True,
+                               help_text="Used when no earlier iteration produced a policy (default: the "
+                                         "campaign's sampling policy).")
+    params = FreeJSONObjectField(required=False, default=dict)
+
+
+TRIGGER = inline_serializer("IterationTrigger", fields={"every_rankings": serializers.IntegerField(allow_null=True),
+                                                      "template": serializers.DictField()})
+
+
+def _campaign(campaign_id: int) -> Campaign:
+    campaign = Campaign.objects.filter(pk=campaign_id).first()
+    if campaign is None:
+        raise exceptions.NotFound("No such campaign.")
+    return campaign
+
+
+class CampaignIterationTriggerApi(APIView):
+    permission_classes = [IsResearcher]
+
+    @extend_schema(tags=["research"], operation_id="campaigns_iteration_trigger_get",
+                   responses={200: TRIGGER, 404: DETAIL})
+    def get(self, request, campaign_id: int):
+        """The campaign's automatic iteration trigger."""
+        campaign = _campaign(campaign_id)
+        return Response({"every_rankings": campaign.iteration_every_rankings, "template": campaign.iteration_template})
+
+    @extend_schema(tags=["research"], request=IterationTriggerInput, operation_id="campaigns_iteration_trigger",
+                   responses={200: TRIGGER, 404: DETAIL})
+    def put(self, request, campaign_id: int):
+        """Set (or turn off) the campaign's automatic iteration trigger."""
+        campaign = _campaign(campaign_id)
+        data = IterationTriggerInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        campaign = services.campaign_iteration_trigger_set(campaign=campaign, **data.validated_data)
+        return Response({"every_rankings": campaign.iteration_every_rankings, "template": campaign.iteration_template})

@@ -12,6 +12,8 @@ from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from labeling.api.fields import FreeJSONObjectField
+from labeling.api.pagination import paginated_schema
 from labeling.api.permissions import IsResearcher
 from labeling.api.research import KIND_PARAM, STATUS_PARAM, _filters, _paginate, _selector
 from labeling.jobs import services as job_services
@@ -52,11 +54,11 @@ class JobDetailOutput(JobListOutput):
 
 class JobInput(serializers.Serializer):
     kind = serializers.CharField(max_length=32)
-    inputs = serializers.DictField(
+    inputs = FreeJSONObjectField(
         help_text='Named inputs (the training CLI\'s field names) → snapshot/model id or name, e.g. '
                   '{"model": 3, "reward_model": "rm-june", "prompts": 7, "ptx_data": 2}. See GET /job-kinds.')
-    params = serializers.JSONField(required=False, default=dict,
-                                   help_text='Parameters of the kind (GET /job-kinds), e.g. {"max_steps": 20}.')
+    params = FreeJSONObjectField(required=False, default=dict,
+                                 help_text='Parameters of the kind (GET /job-kinds), e.g. {"max_steps": 20}.')
 
 
 def _idempotency_key(request) -> str:
@@ -95,8 +97,8 @@ class JobEstimateApi(APIView):
 class JobListCreateApi(APIView):
     permission_classes = [IsResearcher]
 
-    @extend_schema(tags=["research"], parameters=[KIND_PARAM, STATUS_PARAM], responses=JobListOutput(many=True),
-                   operation_id="jobs_list")
+    @extend_schema(tags=["research"], parameters=[KIND_PARAM, STATUS_PARAM], operation_id="jobs_list",
+                   responses=paginated_schema(JobListOutput, "PaginatedJobList"))
     def get(self, request):
         qs = _selector(lambda: registry.job_list(filters=_filters(request, "kind", "status")))
         return _paginate(self, request, qs.select_related("created_by"), JobListOutput)

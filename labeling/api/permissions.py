@@ -41,6 +41,20 @@ class HasAnyRole(_HasRole):
     roles = roles.ALL_ROLES
 
 
+class CanDeleteCampaign(BasePermission):
+    """Deleting a campaign: its creator (a campaign admin) or staff. Other campaign admins may run
+    it but not remove it; a campaign with no recorded creator (seed scripts) is staff's alone. The
+    service still refuses any campaign that ever had an assignment."""
+
+    message = "Only the campaign's creator or staff can delete it."
+
+    def has_object_permission(self, request, view, obj) -> bool:
+        user = request.user
+        if request.method != "DELETE" or user.is_staff:
+            return True
+        return obj.created_by_id is not None and obj.created_by_id == user.pk and user_has_role(user, roles.CAMPAIGN_ADMIN)
+
+
 class CampaignReadAnyRoleWriteAdmin(BasePermission):
     """Read: any role. Write (POST/PATCH/DELETE): campaign admins and staff."""
 

@@ -16,6 +16,7 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from labeling.api.fields import FreeJSONField
 from labeling.api.permissions import IsCampaignAdmin
 from labeling.models import Campaign, Task
 from labeling.selectors.quality import labeler_gold_agreement
@@ -45,7 +46,7 @@ class QualityOutput(serializers.Serializer):
 
 
 class GoldInput(serializers.Serializer):
-    answer = serializers.JSONField(
+    answer = FreeJSONField(
         allow_null=True,
         help_text="ranking task: completion id groups, best first ([[3], [1, 4], [2]]); demonstration task: a "
                   "reference text; null: not gold any more",

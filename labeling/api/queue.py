@@ -16,6 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from labeling.api.errors import DetailOutput
+from labeling.api.fields import FreeJSONField, StrictBooleanField, StrictCharField, StrictFloatField
 from labeling.api.permissions import IsLabeler
 from labeling.models import RATING_FLAGS, Assignment, Prompt, Task
 from labeling.selectors.assignments import assignment_get_for_labeler, assignment_payload, submission_payload
@@ -73,12 +74,12 @@ class RatingInput(serializers.Serializer):
 @extend_schema_field(
     {"type": "array", "items": {"type": "array", "items": {"type": "integer"}, "minItems": 1}, "minItems": 1}
 )
-class RankingField(serializers.JSONField):
+class RankingField(FreeJSONField):
     pass
 
 
 @extend_schema_field(RatingInput(many=True))
-class RatingsField(serializers.JSONField):
+class RatingsField(FreeJSONField):
     pass
 
 
@@ -90,13 +91,14 @@ class RatingOutput(serializers.Serializer):
 
 
 class SubmitInput(serializers.Serializer):
-    """A demonstration sends ``text``; a ranking sends ``ranking`` (+ optional ``ratings``, ``none_acceptable``)."""
+    """A demonstration sends ``text``; a ranking sends ``ranking`` (+ optional ``ratings``, ``none_acceptable``).
+    Types are strict: ``"yes"`` is not a boolean, ``"5"`` not a number, ``5`` not a text."""
 
-    text = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
+    text = StrictCharField(required=False, allow_blank=True, trim_whitespace=False)
     ranking = RankingField(required=False, help_text="groups of completion ids, best first; ids in one group are tied")
     ratings = RatingsField(required=False, help_text="optional, at most one per completion")
-    none_acceptable = serializers.BooleanField(required=False)
-    seconds_spent = serializers.FloatField(required=False, allow_null=True, min_value=0)
+    none_acceptable = StrictBooleanField(required=False)
+    seconds_spent = StrictFloatField(required=False, allow_null=True, min_value=0)
 
 
 class SubmissionOutput(serializers.Serializer):

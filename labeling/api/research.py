@@ -17,6 +17,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from labeling import roles
+from labeling.api.pagination import paginated_schema
 from labeling.api.permissions import IsResearcher
 from labeling.jobs import services as job_services
 from labeling.jobs.export_job import export_job_create
@@ -81,8 +82,8 @@ STATUS_PARAM = OpenApiParameter("status", OpenApiTypes.STR, description="filter 
 class SnapshotListCreateApi(APIView):
     permission_classes = [IsResearcher]
 
-    @extend_schema(tags=["research"], parameters=[KIND_PARAM], responses=SnapshotOutput(many=True),
-                   operation_id="snapshots_list")
+    @extend_schema(tags=["research"], parameters=[KIND_PARAM],
+                   responses=paginated_schema(SnapshotOutput, "PaginatedSnapshotList"), operation_id="snapshots_list")
     def get(self, request):
         qs = _selector(lambda: registry.snapshot_list(filters=_filters(request, "kind")))
         return _paginate(self, request, qs, SnapshotOutput)
@@ -151,8 +152,8 @@ class ModelVersionInput(serializers.Serializer):
 class ModelVersionListCreateApi(APIView):
     permission_classes = [CanReadModels]
 
-    @extend_schema(tags=["research"], parameters=[KIND_PARAM], responses=ModelVersionOutput(many=True),
-                   operation_id="models_list")
+    @extend_schema(tags=["research"], parameters=[KIND_PARAM],
+                   responses=paginated_schema(ModelVersionOutput, "PaginatedModelVersionList"), operation_id="models_list")
     def get(self, request):
         qs = _selector(lambda: registry.model_version_list(filters=_filters(request, "kind")))
         return _paginate(self, request, qs, ModelVersionOutput)

@@ -17,4 +17,6 @@ urlpatterns = [
     path("iterations/<int:iteration_id>", iterations.IterationDetailApi.as_view(), name="iteration-detail"),
     path("iterations/<int:iteration_id>/cancel", iterations.IterationCancelApi.as_view(), name="iteration-cancel"),
     path("iterations/<int:iteration_id>/resume", iterations.IterationResumeApi.as_view(), name="iteration-resume"),
+    path("campaigns/<int:campaign_id>/iteration-trigger", iterations.CampaignIterationTriggerApi.as_view(),
+         name="campaign-iteration-trigger"),
 ]

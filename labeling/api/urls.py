@@ -10,6 +10,9 @@ from labeling.api import auth, campaigns, queue
 
 auth_urls = [
     path("auth/token", auth.TokenApi.as_view(), name="auth-token"),
+    path("auth/token/rotate", auth.TokenRotateApi.as_view(), name="auth-token-rotate"),
+    path("auth/tokens", auth.TokenListApi.as_view(), name="auth-tokens"),
+    path("auth/tokens/<int:token_id>", auth.TokenRevokeApi.as_view(), name="auth-token-revoke"),
     path("auth/login", auth.LoginApi.as_view(), name="auth-login"),
     path("auth/logout", auth.LogoutApi.as_view(), name="auth-logout"),
     path("auth/csrf", auth.CsrfApi.as_view(), name="auth-csrf"),

@@ -23,6 +23,7 @@ from labeling.models import DatasetSnapshot, ModelVersion
 BYTES_PER_TOKEN = 3.5
 GEN_PENALTY = 4.0
 WARN_AFTER_S = 30 * 60
+STARTUP_S = 15.0  # start a Python process, import torch and transformers, load the model: seconds on a CPU
 DTYPE_BYTES = {"F32": 4, "F16": 2, "BF16": 2, "F64": 8, "I64": 8, "I32": 4, "U8": 1, "I8": 1, "BOOL": 1}
 KNOWN_SIZES = {"tiny": 1_930_000, "smollm2-135m-instruct": 134_515_008}  # before they are built into the cache
 
@@ -94,13 +95,14 @@ def job_estimate(*, kind: str, inputs: dict, params: dict) -> dict:
                 "basis": "the model's size is unknown (no safetensors weights in its folder yet)", "warning": None}
     flops, examples, tokens = _flops(kind, p, inputs, n_params)
     rate = float(getattr(settings, "PREFLOOP_TRAIN_FLOPS", 1e11))
-    seconds = round(flops / rate, 1)
+    seconds = round(STARTUP_S + flops / rate, 1)
     warning = None
     if seconds > WARN_AFTER_S:
         warning = (f"this run would take about {_human(seconds)} on workers of {rate:.0e} FLOP/s; lower max_steps / "
                    f"batch_size / max_new_tokens, or run it on a GPU worker")
     basis = (f"{examples:,} examples × ~{tokens / max(examples, 1):,.0f} tokens on a {n_params / 1e6:,.1f}M-parameter "
-             f"model ≈ {flops:.2e} FLOPs at {rate:.0e} FLOP/s (PREFLOOP_TRAIN_FLOPS); rough, within ~2×")
+             f"model ≈ {flops:.2e} FLOPs at {rate:.0e} FLOP/s (PREFLOOP_TRAIN_FLOPS) + {STARTUP_S:.0f} s to start; "
+             f"rough, within ~2×")
     return {"seconds": seconds, "steps": p.get("max_steps"), "examples": examples, "tokens": int(tokens),
             "model_params": n_params, "basis": basis, "warning": warning}
 

@@ -63,7 +63,7 @@ def _stage_metric(stage: str, job: Job) -> dict | None:
         return {"name": "win_rate", "value": result.get("win_rate_b_over_a")}
     summary = result.get("summary") or {}
     final = result.get("metrics") or {}
-    for key in ("eval_accuracy", "valid_accuracy", "accuracy", "pairwise_accuracy", "heldout_reward", "reward",
+    for key in ("valid_pairwise_accuracy", "accuracy", "heldout_reward", "reward_mean_last", "reward_mean",
                 "eval_loss", "loss"):
         for source in (summary, final):
             if isinstance(source.get(key), (int, float)):

@@ -6,10 +6,9 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db.models import Count, Q
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 
 from labeling import roles as role_names
-from labeling.models import Assignment, Task
+from labeling.models import ApiToken, Assignment, Task
 from labeling.rawsql import RowShape, fetch_rows
 
 _CACHE_ATTR = "_prefloop_roles"
@@ -30,18 +29,18 @@ def user_roles(user) -> list[str]:
 
 def _token_sql() -> tuple[str, RowShape, RowShape]:
     User = get_user_model()
-    token, user = RowShape(Token, "t"), RowShape(User, "u")
+    token, user = RowShape(ApiToken, "t"), RowShape(User, "u")
     m2m = User._meta.get_field("groups")
     through = m2m.remote_field.through._meta.db_table
     # One row per role group the user is in (or one row with NULL): the roles ride along with the
     # token lookup instead of costing a second query on every request.
     sql = (
-        f'SELECT {token.sql}, {user.sql}, g."name" FROM "{Token._meta.db_table}" t'
+        f'SELECT {token.sql}, {user.sql}, g."name" FROM "{ApiToken._meta.db_table}" t'
         f' JOIN "{User._meta.db_table}" u ON u."{User._meta.pk.column}" = t."user_id"'
         f' LEFT JOIN ("{through}" ug JOIN "{Group._meta.db_table}" g'
         f' ON g."id" = ug."{m2m.m2m_reverse_name()}" AND g."name" IN ({", ".join(["%s"] * len(role_names.ALL_ROLES))}))'
         f' ON ug."{m2m.m2m_column_name()}" = u."{User._meta.pk.column}"'
-        ' WHERE t."key" = %s'
+        ' WHERE t."key_hash" = %s'
     )
     return sql, token, user
 
@@ -49,15 +48,16 @@ def _token_sql() -> tuple[str, RowShape, RowShape]:
 _TOKEN_SQL = None
 
 
-def token_with_user_and_roles(*, key: str):
-    """``(token, user)`` for an API token key, or ``None`` if no such token: one query, with the
-    user's role names preloaded so ``user_roles``/``user_has_role`` run no query for this request.
-    ``token.user`` is the same ``user`` object. The caller checks ``user.is_active``."""
+def token_with_user_and_roles(*, key_hash: str):
+    """``(token, user)`` for an API token's key hash, or ``None`` if no such token: one query, with
+    the user's role names preloaded so ``user_roles``/``user_has_role`` run no query for this
+    request. ``token.user`` is the same ``user`` object. The caller checks ``user.is_active``, the
+    expiry and the password fingerprint."""
     global _TOKEN_SQL
     if _TOKEN_SQL is None:
         _TOKEN_SQL = _token_sql()
     sql, token_shape, user_shape = _TOKEN_SQL
-    rows = fetch_rows(sql, [*role_names.ALL_ROLES, key])
+    rows = fetch_rows(sql, [*role_names.ALL_ROLES, key_hash])
     if not rows:
         return None
     token = token_shape.load(rows[0])
@@ -66,6 +66,11 @@ def token_with_user_and_roles(*, key: str):
     names = {row[-1] for row in rows}
     user.__dict__[_CACHE_ATTR] = [r for r in role_names.ALL_ROLES if r in names]
     return token, user
+
+
+def user_tokens(*, user):
+    """The user's API tokens that have not expired, newest first (never their keys: only hashes are stored)."""
+    return ApiToken.objects.filter(user=user, expires_at__gt=timezone.now()).order_by("-created_at", "-id")
 
 
 def user_has_role(user, *roles: str) -> bool:

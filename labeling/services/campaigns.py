@@ -12,6 +12,7 @@ from django.db import transaction
 
 from labeling.models import Assignment, Campaign, ModelVersion, Task
 from labeling.services.errors import Conflict
+from labeling.services.json_input import validate_free_json
 
 EDITABLE_FIELDS = (
     "name", "guidelines", "task_kinds", "completions_per_prompt", "labels_per_task", "gold_fraction",
@@ -35,6 +36,11 @@ def _validate(campaign: Campaign) -> None:
         errors["task_kinds"] = ["a kind is listed twice"]
     if not isinstance(campaign.generation_settings, dict):
         errors["generation_settings"] = ["must be an object"]
+    else:
+        try:
+            validate_free_json(campaign.generation_settings, where="generation_settings")
+        except ValidationError as exc:
+            errors["generation_settings"] = exc.messages
     if campaign.lease_seconds and campaign.lease_seconds > MAX_LEASE_SECONDS:
         errors["lease_seconds"] = [f"at most {MAX_LEASE_SECONDS} (7 days)"]
     policy = campaign.sampling_policy
@@ -104,42 +110,49 @@ def campaign_update(*, campaign: Campaign, data: dict) -> Campaign:
     return locked
 
 
-def _set_status(campaign: Campaign, status: str) -> Campaign:
-    campaign.status = status
-    campaign.save(update_fields=["status", "updated_at"])
-    return campaign
+def _transition(campaign: Campaign, *, to: str, allowed_from: Sequence[str], refusal: str) -> Campaign:
+    """Move ``campaign`` to status ``to`` (a no-op if it is there already), checking the rule on the
+    row as it is now, under a row lock: two transitions at once (archive and activate) are applied
+    one after the other, and the second sees the first's result (an archived campaign can never be
+    made active again). ``refusal`` (formatted with ``status``) is the ``Conflict`` message.
+    Returns the locked, re-read campaign; the instance passed in gets its new status too."""
+    with transaction.atomic():
+        locked = Campaign.objects.select_for_update().get(pk=campaign.pk)
+        if locked.status != to:
+            if locked.status not in allowed_from:
+                raise Conflict(refusal.format(status=locked.status))
+            locked.status = to
+            locked.save(update_fields=["status", "updated_at"])
+    campaign.status, campaign.updated_at = locked.status, locked.updated_at
+    return locked
 
 
 def campaign_activate(*, campaign: Campaign) -> Campaign:
     """draft/paused → active (idempotent on an active one); ``Conflict`` if archived."""
-    if campaign.status == Status.ARCHIVED:
-        raise Conflict("an archived campaign cannot be activated")
-    if campaign.status == Status.ACTIVE:
-        return campaign
-    return _set_status(campaign, Status.ACTIVE)
+    return _transition(campaign, to=Status.ACTIVE, allowed_from=(Status.DRAFT, Status.PAUSED),
+                       refusal="an archived campaign cannot be activated")
 
 
 def campaign_pause(*, campaign: Campaign) -> Campaign:
     """active → paused (idempotent on a paused one): the queue stops serving it; leases already
     handed out can still be submitted. ``Conflict`` from draft or archived."""
-    if campaign.status == Status.PAUSED:
-        return campaign
-    if campaign.status != Status.ACTIVE:
-        raise Conflict(f"only an active campaign can be paused (this one is {campaign.status})")
-    return _set_status(campaign, Status.PAUSED)
+    return _transition(campaign, to=Status.PAUSED, allowed_from=(Status.ACTIVE,),
+                       refusal="only an active campaign can be paused (this one is {status})")
 
 
 def campaign_archive(*, campaign: Campaign) -> Campaign:
     """any → archived (terminal, idempotent). Its data stays for exports; nothing more is served."""
-    if campaign.status == Status.ARCHIVED:
-        return campaign
-    return _set_status(campaign, Status.ARCHIVED)
+    return _transition(campaign, to=Status.ARCHIVED, allowed_from=Status.values, refusal="")
 
 
 def campaign_delete(*, campaign: Campaign) -> None:
-    """Delete a campaign and its prompts/tasks. Precondition: no assignment was ever made in it
-    (labels are never destroyed): otherwise ``Conflict`` — archive it instead."""
+    """Delete a campaign and its prompts/tasks. Precondition: no assignment was ever made in it,
+    whatever its status (labels are never destroyed): otherwise ``Conflict`` — archive it instead.
+    Who may delete is the API's decision (``labeling.api.permissions.CanDeleteCampaign``)."""
     with transaction.atomic():
+        # FOR UPDATE conflicts with the KEY SHARE lock a new assignment's foreign key check takes
+        # on this row: no lease can be handed out between the count and the delete.
+        Campaign.objects.select_for_update().filter(pk=campaign.pk).values_list("pk").first()
         count = Assignment.objects.filter(campaign=campaign).count()
         if count:
             raise Conflict(f"campaign has {count} assignments; archive it instead of deleting it")

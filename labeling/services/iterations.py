@@ -206,6 +206,30 @@ def _restart(iteration: Iteration, stage: str, old: Job) -> Job:
     return _start_stage(iteration, stage)
 
 
+def campaign_iteration_trigger_set(*, campaign: Campaign, every_rankings: int | None, method: str = "ppo",
+                                   base_model: ModelVersion | None = None, params: dict | None = None) -> Campaign:
+    """Start an iteration automatically after ``every_rankings`` new rankings (None turns it off).
+
+    Each automatic round starts from the previous round's policy, else ``base_model``, else the campaign's
+    sampling policy. Raises ValidationError for a bad method, a reward model as base or bad stage params.
+    """
+    if every_rankings is not None and not (isinstance(every_rankings, int) and every_rankings >= 1):
+        raise ValidationError({"every_rankings": ["a positive number of rankings, or null to turn it off"]})
+    if method not in STAGES:
+        raise ValidationError({"method": [f"must be one of {', '.join(STAGES)}"]})
+    if base_model is not None and base_model.kind not in POLICY_KINDS:
+        raise ValidationError({"base_model": ["an iteration starts from a base, sft or policy model"]})
+    template = {"method": method, "params": _validate_stage_params(method, params)}
+    if base_model is not None:
+        template["base_model"] = base_model.pk
+    with transaction.atomic():
+        campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
+        campaign.iteration_every_rankings = every_rankings
+        campaign.iteration_template = template
+        campaign.save(update_fields=["iteration_every_rankings", "iteration_template", "updated_at"])
+    return campaign
+
+
 def iterations_trigger_due() -> list[int]:
     """Start an iteration for every active campaign whose ``iteration_every_rankings`` new rankings arrived
     since its last iteration (and none is running). Returns the new iterations' ids."""

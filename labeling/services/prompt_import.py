@@ -10,6 +10,7 @@ re-uploading a file that grew is safe. Blank lines are ignored. A NUL character 
 
 import csv
 import json
+import re
 from collections.abc import Iterable, Iterator
 from typing import IO
 
@@ -28,6 +29,7 @@ from labeling.services.prompts import (
 )
 
 CHUNK = 64 * 1024
+_LINE_END = re.compile(rb"\r\n|\r|\n")
 CSV_COLUMNS = ("prompt", "author_id", "category", "source_id")
 CSV_COMPLETION_COLUMNS = tuple(f"completion_{i}" for i in range(1, 10))
 
@@ -41,17 +43,26 @@ def _chunks(file) -> Iterator[bytes]:
 
 
 def _byte_lines(file, limit: int) -> Iterator[bytes]:
-    """Yield raw lines (without ``\\n``), refusing the file once more than ``limit`` bytes were read."""
+    """Yield raw lines without their ends, refusing the file once more than ``limit`` bytes were read.
+
+    Lines end with ``\\n``, ``\\r\\n`` or a lone ``\\r`` (old Mac exports; Python's universal newlines).
+    JSON allows a raw CR only as whitespace between tokens, which no JSONL writer emits, so valid
+    rows stay whole; in a quoted CSV field a raw CR becomes a newline, as any universal-newline
+    reader would make it.
+    """
     total, pending = 0, b""
     for chunk in _chunks(file):
         total += len(chunk)
         if total > limit:
             raise PayloadTooLarge(f"the file is larger than the {limit}-byte limit")
         pending += chunk
-        *lines, pending = pending.split(b"\n")
+        keep = 1 if pending.endswith(b"\r") else 0  # it may be the first half of a "\r\n" split across chunks
+        *lines, rest = _LINE_END.split(pending[: len(pending) - keep])
+        pending = rest + pending[len(pending) - keep :]
         yield from lines
     if pending:
-        yield pending
+        lines = _LINE_END.split(pending)
+        yield from lines[:-1] if lines[-1] == b"" else lines
 
 
 def _decode(raw: bytes, lineno: int) -> str:
@@ -75,6 +86,10 @@ def _parse_jsonl(lines: Iterable[bytes], rows: list[PromptRow], errors: list[dic
                 obj = json.loads(text)
             except json.JSONDecodeError as exc:
                 raise RowError(f"bad JSON: {exc.msg} (column {exc.colno})") from None
+            except ValueError as exc:  # e.g. an integer of more than 4300 digits
+                raise RowError(f"bad JSON: {exc}") from None
+            except RecursionError:
+                raise RowError("bad JSON: nested too deeply") from None
             rows.append(prompt_row_from_dict(obj, line=lineno))
         except RowError as exc:
             errors.append({"line": lineno, "reason": str(exc)})

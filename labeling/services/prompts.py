@@ -12,6 +12,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from labeling.models import Campaign, Completion, ModelVersion, Prompt
+from labeling.services.errors import ImportRejected
+from labeling.services.json_input import validate_free_json
 from labeling.services.task_creation import tasks_create_for_prompts
 from labeling.services.validation import NUL_MESSAGE, has_nul
 
@@ -20,6 +22,7 @@ ROW_FIELDS = ("prompt", "messages", "author_id", "category", "source_id", "metad
 MAX_COMPLETIONS = 9
 ID_MAX_LEN = 200
 NUL_ROW_REASON = "contains a NUL character"
+MAX_REPORTED_DUPLICATES = ImportRejected.MAX_REPORTED  # capped like the error report
 
 
 class RowError(ValueError):
@@ -41,22 +44,32 @@ class PromptRow:
 
 @dataclass
 class PromptsCreated:
-    """What :func:`prompts_create` did. ``duplicates`` holds ``{"line", "reason"}`` for skipped rows."""
+    """What :func:`prompts_create` did. ``duplicates`` holds ``{"line", "reason"}`` for the first
+    ``MAX_REPORTED_DUPLICATES`` skipped rows (a re-imported 100k-line file must not answer with
+    megabytes of them); ``duplicates_count`` counts them all."""
 
     imported: int
     tasks_created: int
     duplicates: list[dict]
     prompts: list[Prompt]
+    duplicates_count: int = 0
+
+
+# Zero-width and invisible formatting characters that NFKC keeps: "dup\u200bzw" reads as "dupzw".
+_INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u180e\u200b\u200c\u200d\u2060\u2061\u2062\u2063\u2064\ufeff"))
 
 
 def normalize_text(text: str) -> str:
-    """NFC, whitespace runs collapsed to one space, trimmed. Case is kept: it can change meaning."""
-    return " ".join(unicodedata.normalize("NFC", text).split())
+    """For duplicate detection: NFKC (compatibility forms such as ligatures and full-width letters
+    fold to their plain letters), invisible zero-width characters and soft hyphens dropped,
+    whitespace runs collapsed to one space, trimmed. Case is kept: it can change meaning."""
+    return " ".join(unicodedata.normalize("NFKC", text).translate(_INVISIBLE).split())
 
 
 def prompt_content_hash(messages: Sequence[dict]) -> str:
-    """sha256 over the normalized (role, content) turns: two prompts differing only in
-    whitespace or Unicode composition count as duplicates; other metadata never matters."""
+    """sha256 over the normalized (role, content) turns (:func:`normalize_text`): two prompts that
+    differ only in whitespace, Unicode composition or invisible characters count as duplicates;
+    other metadata never matters."""
     canonical = [[m["role"], normalize_text(m["content"])] for m in messages]
     blob = json.dumps(canonical, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
@@ -120,12 +133,20 @@ def _clean_completions(raw, max_chars: int) -> list[str]:
     return texts
 
 
+def _check_json(value, **limits) -> None:
+    try:
+        validate_free_json(value, **limits)
+    except ValidationError as exc:
+        raise RowError(exc.messages[0]) from None
+
+
 def prompt_row_from_dict(raw, *, line: int | None = None, max_chars: int | None = None) -> PromptRow:
     """Validate one import row (the JSONL line shape of docs/api.md) into a :class:`PromptRow`.
 
     Raises :class:`RowError` with a one-line reason: missing field, empty text, too long
     (``settings.PROMPT_MAX_CHARS`` over all turns), unknown category, unknown field, bad types, a NUL
-    character anywhere (PostgreSQL cannot store it).
+    character anywhere (PostgreSQL cannot store it), and whatever ``validate_free_json`` refuses
+    (lone surrogates, NaN/Infinity, too deep; metadata over 64 KB), named by path.
     """
     max_chars = max_chars or settings.PROMPT_MAX_CHARS
     if not isinstance(raw, dict):
@@ -135,6 +156,7 @@ def prompt_row_from_dict(raw, *, line: int | None = None, max_chars: int | None 
         raise RowError(f"unknown field {unknown[0]!r} (allowed: {', '.join(ROW_FIELDS)})")
     if has_nul(raw):  # PostgreSQL stores no NUL in text or jsonb (a JSON "\u0000" escape included)
         raise RowError(NUL_ROW_REASON)
+    _check_json(raw, where="", max_bytes=settings.PROMPT_IMPORT_MAX_BYTES)  # depth, numbers, Unicode
     if "prompt" in raw and "messages" in raw:
         raise RowError("give either 'prompt' or 'messages', not both")
     if "messages" in raw:
@@ -149,6 +171,7 @@ def prompt_row_from_dict(raw, *, line: int | None = None, max_chars: int | None 
     metadata = raw.get("metadata") or {}
     if not isinstance(metadata, dict):
         raise RowError("'metadata' must be an object")
+    _check_json(metadata, where="metadata")
     return PromptRow(
         messages=messages,
         author_id=_clean_id(raw.get("author_id"), "author_id"),
@@ -218,7 +241,10 @@ def prompts_create(*, campaign: Campaign, rows: Sequence[PromptRow]) -> PromptsC
         for c in completions:
             by_prompt.setdefault(c.prompt_id, []).append(c)
         tasks = tasks_create_for_prompts(campaign=campaign, prompts=prompts, completions_by_prompt=by_prompt)
-    return PromptsCreated(imported=len(prompts), tasks_created=len(tasks), duplicates=duplicates, prompts=prompts)
+    return PromptsCreated(
+        imported=len(prompts), tasks_created=len(tasks), duplicates=duplicates[:MAX_REPORTED_DUPLICATES],
+        prompts=prompts, duplicates_count=len(duplicates),
+    )
 
 
 def completions_create(
@@ -230,7 +256,8 @@ def completions_create(
 ) -> list[Completion]:
     """Store candidate outputs for a prompt (``model_version`` None = written by a human).
 
-    Raises ValidationError if a text is empty or holds a NUL character. Creates no task: pair with
+    Raises ValidationError if a text is empty or holds a NUL character, or if ``generation_settings``
+    fails ``validate_free_json``. Creates no task: pair with
     ``task_creation.task_create_ranking`` (or use ``ranking_tasks_create_from_outputs``).
     """
     texts = list(texts)
@@ -239,6 +266,7 @@ def completions_create(
     nul = [i for i, t in enumerate(texts, start=1) if has_nul(t)]
     if nul:
         raise ValidationError({"texts": [f"completion {i} {NUL_MESSAGE}" for i in nul]})
+    validate_free_json(generation_settings or {}, where="generation_settings")
     return Completion.objects.bulk_create(
         [
             Completion(prompt=prompt, text=t, model_version=model_version, generation_settings=generation_settings or {})

@@ -1,14 +1,18 @@
 """Users and their roles (Django groups named in ``labeling.roles``)."""
 
+import hashlib
+import secrets
 from collections.abc import Iterable
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from rest_framework.authtoken.models import Token
+from django.utils import timezone
 
 from labeling import roles as role_names
+from labeling.models import ApiToken
 
 
 def user_create_with_role(
@@ -58,12 +62,47 @@ def user_set_roles(*, user, roles: Iterable[str]) -> None:
     user.__dict__.pop("_prefloop_roles", None)
 
 
-def user_token_get_or_create(*, user) -> str:
-    """The user's API token key (created on first use). Precondition: an active user."""
-    token, _ = Token.objects.get_or_create(user=user)
-    return token.key
+def token_key_hash(key: str) -> str:
+    """What is stored of a token key: its SHA-256 (keys are 160 random bits, so no salt is needed)."""
+    return hashlib.sha256(key.encode("utf-8", "replace")).hexdigest()
 
 
-def user_token_revoke(*, user) -> None:
-    """Delete the user's API token (a new one is made at the next ``POST /auth/token``)."""
-    Token.objects.filter(user=user).delete()
+def user_token_create(*, user, name: str = "") -> ApiToken:
+    """Make a new API token for ``user``; returns it with its key in ``token.key`` (shown once: only
+    the key's hash is stored).
+
+    It expires after ``settings.API_TOKEN_LIFETIME`` and dies with a password change (see
+    ``ApiToken``). The user's expired tokens are deleted, and beyond ``settings.API_TOKENS_PER_USER``
+    live tokens the oldest go, so logging in from scripts again and again cannot pile them up.
+    Precondition: an active user.
+    """
+    key = secrets.token_hex(20)
+    now = timezone.now()
+    with transaction.atomic():
+        token = ApiToken.objects.create(
+            user=user, key_hash=token_key_hash(key), prefix=key[:8], name=name,
+            password_fingerprint=user.get_session_auth_hash(), expires_at=now + settings.API_TOKEN_LIFETIME,
+        )
+        mine = ApiToken.objects.filter(user=user)
+        mine.filter(expires_at__lte=now).delete()
+        keep = list(mine.order_by("-created_at", "-id").values_list("id", flat=True)[: settings.API_TOKENS_PER_USER])
+        mine.exclude(id__in=keep).delete()
+    token.key = key
+    return token
+
+
+def user_token_rotate(*, token: ApiToken) -> ApiToken:
+    """Replace ``token`` by a new one (same user and name, a fresh lifetime); the old key stops
+    working at once. Returns the new token with its key in ``.key``."""
+    with transaction.atomic():
+        ApiToken.objects.filter(pk=token.pk).delete()
+        return user_token_create(user=token.user, name=token.name)
+
+
+def user_token_revoke(*, user, token_id: int | None = None) -> int:
+    """Delete one of the user's API tokens (``token_id``), or all of them; returns how many went.
+    Someone else's token id deletes nothing."""
+    tokens = ApiToken.objects.filter(user=user)
+    if token_id is not None:
+        tokens = tokens.filter(pk=token_id)
+    return tokens.delete()[1].get(ApiToken._meta.label, 0)

@@ -87,12 +87,20 @@ def test_k_is_frozen_once_ranking_tasks_exist_and_priority_reaches_open_tasks(ad
     assert Campaign.objects.get(pk=c.pk).status == "active"  # status is not writable through PATCH
 
 
-def test_delete_only_without_labels(admin_client, make_campaign, labeler):
-    c = make_campaign(n=1)
+def _owned_by(campaign, user):
+    campaign.created_by = user
+    campaign.save(update_fields=["created_by"])
+    return campaign
+
+
+def test_delete_only_without_labels(admin_client, campaign_admin, make_campaign, labeler):
+    c = _owned_by(make_campaign(n=1), campaign_admin)
     assignment_next(labeler=labeler)
     r = admin_client.delete(f"{API}/campaigns/{c.pk}")
     assert r.status_code == 409 and "archive" in r.json()["detail"]
-    empty = make_campaign(n=2)
+    assert admin_client.post(f"{API}/campaigns/{c.pk}/archive").status_code == 200
+    assert admin_client.delete(f"{API}/campaigns/{c.pk}").status_code == 409  # archived: still refused
+    empty = _owned_by(make_campaign(n=2), campaign_admin)
     assert admin_client.delete(f"{API}/campaigns/{empty.pk}").status_code == 204
     assert not Campaign.objects.filter(pk=empty.pk).exists()
     assert admin_client.get(f"{API}/campaigns/{empty.pk}").status_code == 404
@@ -132,3 +140,13 @@ def test_prompt_list(admin_client, make_campaign):
     first = body["results"][0]
     assert first["messages"][0]["role"] == "user" and first["completions_count"] == 2 and first["category"] == "open_qa"
     assert admin_client.get(f"{API}/campaigns/999999/prompts").status_code == 404
+
+
+def test_only_the_creator_or_staff_delete_a_campaign(admin_client, make_user, client_for, staff_user):
+    created = admin_client.post(f"{API}/campaigns", {"name": "mine"}, format="json").json()
+    other_admin = client_for(make_user("campaign_admin"))
+    r = other_admin.delete(f"{API}/campaigns/{created['id']}")
+    assert r.status_code == 403 and r.json() == {"detail": "Only the campaign's creator or staff can delete it."}
+    assert admin_client.delete(f"{API}/campaigns/{created['id']}").status_code == 204
+    created = other_admin.post(f"{API}/campaigns", {"name": "theirs"}, format="json").json()
+    assert client_for(staff_user).delete(f"{API}/campaigns/{created['id']}").status_code == 204

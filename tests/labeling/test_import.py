@@ -185,7 +185,8 @@ def test_api_import_201_and_400(campaign, campaign_admin, client_for):
     client = client_for(campaign_admin)
     r = upload(client, campaign, jsonl(GOOD, GOOD))
     assert r.status_code == 201, r.content
-    assert r.json() == {"imported": 1, "duplicates": [{"line": 2, "reason": "duplicate of line 1 in this file"}], "tasks_created": 1}
+    assert r.json() == {"imported": 1, "duplicates": [{"line": 2, "reason": "duplicate of line 1 in this file"}],
+                        "duplicates_count": 1, "tasks_created": 1}
     r = upload(client, campaign, jsonl({"prompt": "fine"}, "{bad", '{"prompt": ""}'))
     assert r.status_code == 400
     body = r.json()

@@ -211,8 +211,22 @@ def test_nothing_to_export_is_an_error(labeled_factory, data_dir):
         snapshot_create(kind="comparisons", campaign_ids=[empty.campaign.pk])
 
 
-def test_celery_task_is_thin_and_returns_the_id(labeled, data_dir):
-    from labeling.jobs.tasks import create_snapshot
+def test_an_export_job_writes_each_snapshot_and_is_safe_to_run_again(labeled, data_dir):
+    from labeling.jobs.export_job import export_job_create, run_export
+    from labeling.models import Job
 
-    snapshot_id = create_snapshot.apply(args=("sft", [labeled.campaign.pk]), kwargs={"name": "via-task"}).get()
-    assert DatasetSnapshot.objects.get(pk=snapshot_id).name == "via-task"
+    job = export_job_create(campaign_ids=[labeled.campaign.pk], name="nightly", enqueue=False)
+    assert run_export(job.pk) == Job.Status.SUCCEEDED
+    job.refresh_from_db()
+    names = {k: v["name"] for k, v in job.result["snapshots"].items()}
+    assert names == {"sft": "nightly-sft", "comparisons": "nightly-comparisons", "prompts": "nightly-prompts"}
+    assert job.progress == 1.0 and DatasetSnapshot.objects.get(name="nightly-sft").rows == 12
+    # A re-run (a worker died after the export but before recording it) reuses what is there.
+    Job.objects.filter(pk=job.pk).update(status=Job.Status.QUEUED)
+    assert run_export(job.pk) == Job.Status.SUCCEEDED
+    assert DatasetSnapshot.objects.filter(name__startswith="nightly-").count() == 3
+    empty = labeled.__class__(name="nothing-here")
+    failed = export_job_create(campaign_ids=[empty.campaign.pk], snapshot_kinds=["sft"], enqueue=False)
+    assert run_export(failed.pk) == Job.Status.FAILED
+    failed.refresh_from_db()
+    assert failed.error.startswith("nothing to export: no sft rows")

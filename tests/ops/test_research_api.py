@@ -43,7 +43,7 @@ ENDPOINTS = [
     ("get", "/jobs"), ("post", "/jobs"), ("get", "/jobs/1"), ("post", "/jobs/1/cancel"),
     ("get", "/job-kinds"), ("post", "/jobs/estimate"),
     ("get", "/iterations"), ("post", "/iterations"), ("get", "/iterations/1"), ("post", "/iterations/1/cancel"),
-    ("post", "/iterations/1/resume"),
+    ("post", "/iterations/1/resume"), ("put", "/campaigns/1/iteration-trigger"),
 ]
 
 

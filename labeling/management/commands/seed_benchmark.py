@@ -20,7 +20,7 @@ from labeling import roles
 from labeling.models import Campaign, Prompt, Task
 from labeling.services.campaigns import campaign_activate, campaign_archive, campaign_create
 from labeling.services.prompts import PromptRow, prompts_create
-from labeling.services.users import user_create_with_role, user_token_get_or_create
+from labeling.services.users import user_create_with_role, user_token_create
 
 PREFIX = "bench"
 
@@ -62,7 +62,7 @@ class Command(BaseCommand):
             campaign_activate(campaign=campaign)
         payload = {
             "campaign": campaign.pk, "tasks": created.tasks_created, "k": k, "overlap": overlap,
-            "labelers": [{"username": u.username, "token": user_token_get_or_create(user=u)} for u in users],
+            "labelers": [{"username": u.username, "token": user_token_create(user=u, name="benchmark").key} for u in users],
         }
         path = Path(tokens_file)
         path.parent.mkdir(parents=True, exist_ok=True)
