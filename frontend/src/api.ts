@@ -158,7 +158,7 @@ export function readCookie(name: string, cookie: string = typeof document === 'u
   return null
 }
 
-type Method = 'GET' | 'POST' | 'PATCH' | 'DELETE'
+type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE'
 
 export async function request<T>(
   method: Method,

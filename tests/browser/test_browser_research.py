@@ -246,7 +246,21 @@ def test_researcher_starts_an_iteration_and_watches_its_stages(page: Page, shot,
     # The list shows it, with how far it got; the job list names its stage.
     page.get_by_role("navigation", name="Research pages").get_by_role("link", name="Iterations").click()
     expect(page.get_by_role("row", name=re.compile("round-1"))).to_contain_text("1 of 6 stages done")
-    shot(page, "20-research-iterations")
+
+    # An automatic trigger for the campaign: a new round after every 500 new rankings.
+    trigger = page.get_by_role("form", name="Automatic iterations")
+    trigger.get_by_label("Campaign", exact=True).select_option(label="Support rankings")
+    trigger.get_by_label("After this many new rankings").fill("500")
+    trigger.get_by_label("Method").select_option("dpo")
+    trigger.get_by_role("button", name="Save trigger").click()
+    expect(trigger.get_by_role("status")).to_contain_text("after every 500 new rankings")
+    support = research_setup["support"]
+    support.refresh_from_db()
+    assert (support.iteration_every_rankings, support.iteration_template["method"]) == (500, "dpo")
+    shot(page, "20-research-iterations", full_page=True)
+    page.reload()
+    trigger.get_by_label("Campaign", exact=True).select_option(label="Support rankings")
+    expect(trigger.get_by_label("After this many new rankings")).to_have_value("500")
     page.get_by_role("navigation", name="Research pages").get_by_role("link", name="Jobs").click()
     expect(page.get_by_role("row", name=re.compile(f"Job #{resumed.id}\\b"))).to_contain_text(f"#{it.id} sft")
     page.watch.allow_http_error(400, "/api/v1/iterations")

@@ -1,6 +1,8 @@
 import { Link } from 'react-router-dom'
 import { dateText, intervalText, percent } from './format'
+import { api } from '../api'
 import { usePoll, useResource } from './hooks'
+import { IterationTriggerForm } from './IterationTriggerForm'
 import { iterationLive, stageProgress } from './iterationForm'
 import { researchApi } from './researchApi'
 import { ErrorAlert, JobProgress, ResearchTabs, StatusBadge } from './widgets'
@@ -8,6 +10,8 @@ import { ErrorAlert, JobProgress, ResearchTabs, StatusBadge } from './widgets'
 /** Iterations (InstructGPT rounds): status, method, how far the stages got, the policy's win rate; live refresh. */
 export function IterationsPage() {
   const { data: iterations, error, reload } = useResource(() => researchApi.iterations(), [])
+  const campaigns = useResource(() => api.campaigns(), [])
+  const models = useResource(() => researchApi.models(), [])
   const live = !!iterations?.some(iterationLive)
   usePoll(reload, live, 3000)
   return (
@@ -73,6 +77,7 @@ export function IterationsPage() {
           </tbody>
         </table>
       )}
+      <IterationTriggerForm campaigns={campaigns.data ?? []} models={models.data ?? []} />
     </div>
   )
 }

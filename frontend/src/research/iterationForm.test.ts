@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { ALL_KINDS } from './kinds.fixture'
-import { buildIterationBody, canResume, initialIterationState, stageMetricText, stageParams, stageProgress, trainingStages } from './iterationForm'
+import { buildIterationBody, buildTriggerBody, canResume, initialIterationState, stageMetricText, stageParams, stageProgress, trainingStages, triggerState } from './iterationForm'
 import type { Stage } from './researchApi'
 
 const stage = (name: string, status: Stage['status']): Stage => ({ name, status, job: null, started_at: null, finished_at: null, duration_s: null, metric: null, error: '' })
@@ -59,5 +59,19 @@ describe('iteration pages', () => {
     expect(stageMetricText({ name: 'loss', value: 1.234 })).toBe('loss 1.23')
     expect(stageMetricText(null)).toBe('—')
     expect(['running', 'succeeded', 'failed', 'cancelled'].map((status) => canResume({ status: status as 'running' }))).toEqual([false, false, true, true])
+  })
+})
+
+describe('automatic iterations', () => {
+  it('reads the current trigger and writes it back, blank turning it off', () => {
+    const s = triggerState({ every_rankings: 500, template: { method: 'dpo', base_model: 4 } })
+    expect(s).toEqual({ everyRankings: '500', method: 'dpo', base: '4' })
+    expect(buildTriggerBody(s)).toEqual({ ok: true, body: { every_rankings: 500, method: 'dpo', base_model: 4 } })
+    expect(buildTriggerBody({ ...s, everyRankings: ' ', base: '' })).toEqual({ ok: true, body: { every_rankings: null, method: 'dpo', base_model: null } })
+    expect(triggerState({ every_rankings: null, template: {} })).toEqual({ everyRankings: '', method: 'ppo', base: '' })
+  })
+
+  it('refuses a count that is not a positive whole number', () => {
+    for (const bad of ['0', '2.5', 'many', '-3']) expect(buildTriggerBody({ everyRankings: bad, method: 'ppo', base: '' }).ok).toBe(false)
   })
 })

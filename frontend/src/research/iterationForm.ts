@@ -6,7 +6,7 @@
 import { buildParams, type Errors, type FieldValue, fieldValue } from './jobForm'
 import { formatNumber } from '../components/lineChart'
 import { percent } from './format'
-import type { Iteration, IterationInput, KindSpec, Method, ParamSpec, Stage } from './researchApi'
+import type { Iteration, IterationInput, IterationTrigger, IterationTriggerInput, KindSpec, Method, ParamSpec, Stage } from './researchApi'
 
 /** The stages of one round that run a job kind with params of their own, in order. */
 export function trainingStages(method: Method): KindSpec['kind'][] {
@@ -101,4 +101,28 @@ export function iterationLive(it: Pick<Iteration, 'status'>): boolean {
 
 export function canResume(it: Pick<Iteration, 'status'>): boolean {
   return it.status === 'failed' || it.status === 'cancelled'
+}
+
+export interface TriggerFormState {
+  /** '' = off. */
+  everyRankings: string
+  method: Method
+  /** Model id as the select's value ('' = the campaign's sampling policy). */
+  base: string
+}
+
+/** The form's fields from a campaign's current trigger. */
+export function triggerState(t: IterationTrigger): TriggerFormState {
+  return {
+    everyRankings: t.every_rankings === null ? '' : String(t.every_rankings),
+    method: t.template.method ?? 'ppo',
+    base: t.template.base_model != null ? String(t.template.base_model) : '',
+  }
+}
+
+/** The PUT body: blank turns the trigger off; otherwise a whole number of rankings, at least 1. */
+export function buildTriggerBody(s: TriggerFormState): { ok: true; body: IterationTriggerInput } | { ok: false; errors: Errors } {
+  const t = s.everyRankings.trim()
+  if (t && !(/^\d+$/.test(t) && Number(t) >= 1)) return { ok: false, errors: { every_rankings: ['a whole number of rankings (at least 1), or blank to turn it off'] } }
+  return { ok: true, body: { every_rankings: t ? Number(t) : null, method: s.method, base_model: s.base ? Number(s.base) : null } }
 }

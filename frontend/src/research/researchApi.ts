@@ -163,7 +163,7 @@ export interface JobDetail extends Job {
 // ---- iterations (one InstructGPT round) ----------------------------------------------------------
 
 export type IterationStatus = 'running' | 'succeeded' | 'failed' | 'cancelled'
-export type StageStatus = 'pending' | 'running' | 'succeeded' | 'failed' | 'cancelled'
+export type StageStatus = 'pending' | 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled'
 export type Method = 'ppo' | 'dpo'
 
 export interface ModelRef {
@@ -216,6 +216,18 @@ export interface Iteration {
   finished_at: string | null
 }
 
+/** A campaign's automatic iteration: the next round starts after `every_rankings` new rankings (null: off). */
+export interface IterationTrigger {
+  every_rankings: number | null
+  template: { method?: Method; base_model?: number; params?: Record<string, Record<string, unknown>> }
+}
+
+export interface IterationTriggerInput {
+  every_rankings: number | null
+  method: Method
+  base_model?: InputRef | null
+}
+
 export interface IterationInput {
   name?: string
   source_campaign_ids: number[]
@@ -249,6 +261,9 @@ export const researchApi = {
   createIteration: async (i: IterationInput) => (await request<Iteration>('POST', '/iterations', i)).data,
   cancelIteration: async (id: number) => (await request<Iteration>('POST', `/iterations/${id}/cancel`)).data,
   resumeIteration: async (id: number) => (await request<Iteration>('POST', `/iterations/${id}/resume`)).data,
+  iterationTrigger: async (campaignId: number) => (await request<IterationTrigger>('GET', `/campaigns/${campaignId}/iteration-trigger`)).data,
+  setIterationTrigger: async (campaignId: number, t: IterationTriggerInput) =>
+    (await request<IterationTrigger>('PUT', `/campaigns/${campaignId}/iteration-trigger`, t)).data,
 }
 
 export function isLive(status: JobStatus): boolean {
