@@ -76,9 +76,12 @@ def main() -> int:
     parser.add_argument("--method", default="ppo", choices=["ppo", "dpo"])
     parser.add_argument("--prompts", type=int, default=24)
     parser.add_argument("--threads", type=int, default=1, help="OMP threads for the training processes")
-    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--device", default="cpu", help="cpu | cuda | auto (every stage's device param)")
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="prefloop-iteration-bench-"))
+    if Path(args.model).is_dir():  # a model folder may be registered once its root is an allowed one
+        args.model = str(Path(args.model).resolve())
+        os.environ["PREFLOOP_MODEL_ROOTS"] = str(Path(args.model).parent)
     _setup(workdir, args.threads)
 
     from labeling.jobs.estimate import job_estimate

@@ -114,14 +114,26 @@ class DatasetSnapshotAdmin(admin.ModelAdmin):
 
 @admin.register(models.Job)
 class JobAdmin(admin.ModelAdmin):
-    list_display = ("id", "kind", "status", "progress", "attempts", "heartbeat_at", "created_by", "created_at")
+    list_display = ("id", "kind", "status", "progress", "attempts", "iteration", "stage", "heartbeat_at", "created_by",
+                    "created_at")
     list_filter = ("kind", "status")
     search_fields = ("=id", "output_dir", "error")
-    raw_id_fields = ("created_by", "input_snapshots", "input_models")
+    raw_id_fields = ("created_by", "input_snapshots", "input_models", "iteration")
     readonly_fields = (
         "status", "progress", "heartbeat_at", "started_at", "finished_at", "log_tail", "metrics", "result",
-        "error", "attempts", "pid", "created_at", "updated_at",
+        "error", "attempts", "pid", "host", "dispatched_at", "inputs", "created_at", "updated_at",
     )
+
+
+@admin.register(models.Iteration)
+class IterationAdmin(admin.ModelAdmin):
+    """Iterations are started and resumed from the dashboard or the API (their stages are jobs): read-only here."""
+
+    list_display = ("id", "name", "method", "status", "base_model", "created_by", "created_at", "finished_at")
+    list_filter = ("status", "method")
+    search_fields = ("name",)
+    readonly_fields = ("status", "error", "finished_at", "created_at", "updated_at")
+    raw_id_fields = ("base_model", "target_campaign", "created_by")
 
 
 @admin.register(models.ApiToken)

@@ -215,9 +215,9 @@ export const api = {
   logout: () => request('POST', '/auth/logout'),
   me: async () => (await request<Me>('GET', '/me')).data,
 
-  /** null when nothing is left for this labeler (204). */
-  async next(campaign?: number): Promise<Assignment | null> {
-    const r = await request<Assignment>('POST', '/queue/next', campaign ? { campaign } : {})
+  /** null when nothing is left for this labeler (204); `kind` asks for that kind of task only. */
+  async next(campaign?: number, kind?: TaskKind): Promise<Assignment | null> {
+    const r = await request<Assignment>('POST', '/queue/next', { ...(campaign ? { campaign } : {}), ...(kind ? { kind } : {}) })
     return r.status === 204 ? null : r.data
   },
   assignment: async (id: number) => (await request<Assignment>('GET', `/assignments/${id}`)).data,

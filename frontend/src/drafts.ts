@@ -249,7 +249,8 @@ function browserStorage(): KeyValueStorage {
 const stores = new Map<number, DraftStore>()
 let storage: KeyValueStorage | null = null
 
-function appStorage(): KeyValueStorage {
+/** localStorage, or memory where it is unavailable (private mode, disabled storage). */
+export function appStorage(): KeyValueStorage {
   storage ??= browserStorage()
   return storage
 }

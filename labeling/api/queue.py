@@ -115,6 +115,8 @@ class SubmissionOutput(serializers.Serializer):
 
 class QueueNextInput(serializers.Serializer):
     campaign = serializers.IntegerField(required=False, allow_null=True, help_text="only this campaign")
+    kind = serializers.ChoiceField(choices=Task.Kind.choices, required=False, allow_null=True,
+                                   help_text="only tasks of this kind (a lease already held is returned whatever its kind)")
 
 
 class SkipInput(serializers.Serializer):
@@ -147,10 +149,16 @@ def _is_int(value) -> bool:
 
 
 def _fast_next(data: dict) -> dict | None:
-    if "campaign" not in data:
-        return {}
-    campaign = data["campaign"]
-    return {"campaign": campaign} if campaign is None or _is_int(campaign) else None
+    out = {}
+    if "campaign" in data:
+        if not (data["campaign"] is None or _is_int(data["campaign"])):
+            return None
+        out["campaign"] = data["campaign"]
+    if "kind" in data:
+        if not (data["kind"] is None or (type(data["kind"]) is str and data["kind"] in Task.Kind.values)):
+            return None
+        out["kind"] = data["kind"]
+    return out
 
 
 def _fast_submit(data: dict) -> dict | None:
@@ -185,7 +193,7 @@ class QueueNextApi(APIView):
     @extend_schema(request=QueueNextInput, responses={200: AssignmentOutput, 204: None}, tags=["queue"])
     def post(self, request):
         data = _validated(QueueNextInput, request.data, _fast_next)
-        assignment = assignment_next(labeler=request.user, campaign_id=data.get("campaign"))
+        assignment = assignment_next(labeler=request.user, campaign_id=data.get("campaign"), kind=data.get("kind"))
         if assignment is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
         return Response(assignment_payload(assignment=assignment))

@@ -7,6 +7,7 @@ unknown params, wrong types, non-finite numbers, inputs of the wrong kind.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -42,8 +43,10 @@ _lock = threading.Lock()
 _memo: dict[str, dict] = {}
 
 
+@functools.lru_cache(maxsize=1)
 def training_version() -> str:
-    """A digest of the training code: the schema cache is keyed by it."""
+    """A digest of the training code: the schema cache is keyed by it (computed once per process: the
+    training code a process launches does not change under it without a restart)."""
     digest = hashlib.sha256()
     for path in sorted(TRAINING_DIR.rglob("*.py")):
         digest.update(path.relative_to(TRAINING_DIR).as_posix().encode())

@@ -86,9 +86,9 @@ def claim(job_id: int) -> Job | None:
             if job.status == Job.Status.RUNNING:
                 if job.heartbeat_at and (now - job.heartbeat_at).total_seconds() < stale_after_s():
                     return None  # another worker is on it
-                kill_orphan(job)
             elif job.status != Job.Status.QUEUED:
                 return None  # finished or cancelled already
+            kill_orphan(job)  # an earlier attempt's process group, if it survived on this host
             if job.cancel_requested:
                 Job.objects.filter(pk=job.pk).update(status=Job.Status.CANCELLED, finished_at=now, updated_at=now)
                 return None

@@ -67,7 +67,8 @@ def _recover(job_id: int, cutoff) -> str | None:
         else:
             reason = (f"worker lost (no heartbeat for {silent} s){'; killed its orphaned process' if killed else ''}; "
                       f"re-queued for attempt {job.attempts + 1} of {max_attempts}, resuming from its last checkpoint")
-            Job.objects.filter(pk=job.pk).update(status=Job.Status.QUEUED, error=reason, dispatched_at=None, pid=None,
+            # pid and host stay: a runner that claims it on that host kills any survivor of the old attempt
+            Job.objects.filter(pk=job.pk).update(status=Job.Status.QUEUED, error=reason, dispatched_at=None,
                                                  updated_at=now)
             outcome = "requeued"
             transaction.on_commit(lambda: job_dispatch(job_id=job.pk))

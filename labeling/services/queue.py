@@ -21,6 +21,7 @@ the sweep locks assignments (SKIP LOCKED), then tasks in id order; ``next`` lock
 only waits for a lock while holding none.
 """
 
+import logging
 import random
 from collections import Counter, defaultdict
 from collections.abc import Iterable
@@ -35,6 +36,7 @@ from labeling.models import Assignment, Campaign, Completion, Task
 from labeling.rawsql import RowShape, fetch_rows
 from labeling.services import queue_pg
 
+logger = logging.getLogger(__name__)
 _rng = random.SystemRandom()  # display order must not be predictable from ids (position bias)
 Leased = Assignment.Status.LEASED
 
@@ -81,10 +83,13 @@ def _held_lease(labeler, campaign_ids: Iterable[int]) -> Assignment | None:
     )
 
 
-def _candidate_tasks(labeler, campaigns: dict[int, Campaign]):
-    """Open tasks with a free slot, in an active campaign that does their kind, never touched by
-    this labeler (no Assignment in any status), best first: priority desc, then oldest."""
+def _candidate_tasks(labeler, campaigns: dict[int, Campaign], kind: str | None):
+    """Open tasks with a free slot, in an active campaign that does their kind (only ``kind`` if
+    given), never touched by this labeler (no Assignment in any status), best first: priority
+    desc, then oldest."""
     scope = Q(campaign_id__in=list(campaigns))
+    if kind is not None:
+        scope &= Q(kind=kind)  # a row filter on the same index scan: the order still comes from the index
     for kind in Task.Kind.values:
         # Usually empty (tasks are only created for a campaign's kinds), which keeps the SQL a
         # plain ``campaign_id IN (…)`` that the partial queue index serves in order.
@@ -99,9 +104,9 @@ def _candidate_tasks(labeler, campaigns: dict[int, Campaign]):
     )
 
 
-def _pick_task(labeler, campaigns: dict[int, Campaign], *, skip_locked: bool = True) -> Task | None:
+def _pick_task(labeler, campaigns: dict[int, Campaign], kind: str | None, *, skip_locked: bool = True) -> Task | None:
     qs = (
-        _candidate_tasks(labeler, campaigns)
+        _candidate_tasks(labeler, campaigns, kind)
         .select_related("prompt")
         .prefetch_related(_completions_prefetch())
         # NO KEY UPDATE: we only change counters, so foreign-key checks (KEY SHARE) are not blocked.
@@ -129,28 +134,29 @@ def _lease(labeler, task: Task, campaign: Campaign, now: datetime) -> Assignment
     )
 
 
-def _pick_and_lease(labeler, campaigns: dict[int, Campaign], now: datetime) -> Assignment | None:
+def _pick_and_lease(labeler, campaigns: dict[int, Campaign], kind: str | None, now: datetime) -> Assignment | None:
     """Precondition: inside a transaction that holds no row lock yet (so waiting cannot deadlock)."""
-    task = _pick_task(labeler, campaigns)
+    task = _pick_task(labeler, campaigns, kind)
     if task is None and connection.features.has_select_for_update_skip_locked:
         # SKIP LOCKED found nothing, but a candidate may only be locked for a moment by another
         # labeler's submit. Wait for the first one instead of answering "no work" falsely; the
         # WHERE clause is re-checked once its lock is released, so a task that got full is passed over.
-        task = _pick_task(labeler, campaigns, skip_locked=False)
+        task = _pick_task(labeler, campaigns, kind, skip_locked=False)
     # Stale leases elsewhere only matter when nothing else is left: sweep lazily then, so the hot
     # path stays a handful of queries (the beat task sweeps every LEASE_EXPIRY_INTERVAL_S anyway).
     if task is None and assignments_expire_stale(now=now):
-        task = _pick_task(labeler, campaigns)
+        task = _pick_task(labeler, campaigns, kind)
     if task is None:
         return None
     return _lease(labeler, task, campaigns[task.campaign_id], now)
 
 
-def _pick_and_lease_pg(labeler, campaigns: dict[int, Campaign], now: datetime) -> Assignment | None:
+def _pick_and_lease_pg(labeler, campaigns: dict[int, Campaign], kind: str | None, now: datetime) -> Assignment | None:
     """PostgreSQL: ``_pick_and_lease`` with each attempt one autocommit statement (``queue_pg``).
     Precondition: as for ``queue_pg.lease_next``."""
     def lease(skip_locked: bool) -> Assignment | None:
-        return queue_pg.lease_next(labeler_id=labeler.pk, campaigns=campaigns, now=now, skip_locked=skip_locked)
+        return queue_pg.lease_next(labeler_id=labeler.pk, campaigns=campaigns, kind=kind, now=now,
+                                   skip_locked=skip_locked)
 
     # Same fallbacks as the portable path: wait for a briefly locked candidate, then sweep lazily.
     assignment = lease(True) or lease(False)
@@ -175,12 +181,15 @@ def _live(held: Assignment | None, campaigns: dict[int, Campaign], now: datetime
     return held
 
 
-def assignment_next(*, labeler, campaign_id: int | None = None, now: datetime | None = None) -> Assignment | None:
-    """Lease the best open task to ``labeler`` (optionally only in ``campaign_id``); ``None`` if none.
+def assignment_next(
+    *, labeler, campaign_id: int | None = None, kind: str | None = None, now: datetime | None = None
+) -> Assignment | None:
+    """Lease the best open task to ``labeler`` (optionally only in ``campaign_id``, only of ``kind``);
+    ``None`` if none.
 
     If the labeler already holds a live lease in a matching active campaign, that assignment is
-    returned again (a page reload never burns a second task); a stale one of theirs is expired
-    first. The returned assignment has ``task``, ``task.prompt``, ``task.campaign`` and the task's
+    returned again, whatever its kind (a page reload never burns a second task, and a lease is
+    given back only by submitting or skipping it); a stale one of theirs is expired first. The returned assignment has ``task``, ``task.prompt``, ``task.campaign`` and the task's
     completions loaded, ready for ``selectors.assignments.assignment_payload``.
     Preconditions: the caller checked the labeler's role; no transaction is open (the row locks
     must be held only briefly). Cost for a new lease: 2 queries on PostgreSQL (campaigns + held
@@ -202,9 +211,9 @@ def assignment_next(*, labeler, campaign_id: int | None = None, now: datetime | 
     try:
         if connection.vendor == "postgresql":
             with _recoverable():
-                return _pick_and_lease_pg(labeler, campaigns, now)
+                return _pick_and_lease_pg(labeler, campaigns, kind, now)
         with transaction.atomic():
-            return _pick_and_lease(labeler, campaigns, now)
+            return _pick_and_lease(labeler, campaigns, kind, now)
     except IntegrityError:
         # The same labeler's concurrent request (two tabs) leased first and the one-live-lease
         # constraint refused ours: answer with that lease, as a reload would.
@@ -256,4 +265,6 @@ def assignments_expire_stale(*, now: datetime | None = None, batch_size: int = 5
                 release_leases(stale, status=Assignment.Status.EXPIRED)
         total += len(stale)
         if len(stale) < batch_size:
+            # INFO only when something happened: the beat sweep runs every 30 s (see config/celery.py).
+            logger.log(logging.INFO if total else logging.DEBUG, "expired %d stale lease(s); their slots are free again", total)
             return total

@@ -71,10 +71,14 @@ FROM inserted a JOIN leased l ON l.id = a.task_id JOIN labeling_prompt p ON p.id
 """
 
 
-def _kind_filter(campaigns: dict[int, Campaign]) -> tuple[str, dict]:
-    """Exclude the kinds a campaign does not do (usually nothing: tasks are only created for a
-    campaign's kinds, and an empty filter keeps the plan a plain scan of the partial queue index)."""
+def _kind_filter(campaigns: dict[int, Campaign], kind: str | None) -> tuple[str, dict]:
+    """Only ``kind`` if the labeler chose one, and exclude the kinds a campaign does not do (usually
+    nothing: tasks are only created for a campaign's kinds). Both are row filters on the walk of the
+    partial queue index, which still gives the (priority, id) order and stops at the first match."""
     clauses, params = [], {}
+    if kind is not None:
+        clauses.append("AND c.kind = %(only_kind)s")
+        params["only_kind"] = kind
     for i, kind in enumerate(Task.Kind.values):
         without = [cid for cid, c in campaigns.items() if kind not in c.task_kinds]
         if without:
@@ -83,17 +87,11 @@ def _kind_filter(campaigns: dict[int, Campaign]) -> tuple[str, dict]:
     return " ".join(clauses), params
 
 
-def lease_next(*, labeler_id: int, campaigns: dict[int, Campaign], now: datetime, skip_locked: bool) -> Assignment | None:
-    """Lease the best open task in ``campaigns`` to the labeler, or ``None`` if there is none.
-
-    Returns the assignment with ``task``, ``task.prompt``, ``task.campaign`` and the task's
-    completions loaded (what ``selectors.assignments.assignment_payload`` reads). ``skip_locked``
-    False waits for the first locked candidate instead of passing it over.
-    Preconditions: PostgreSQL; autocommit or a savepoint of the caller's (an IntegrityError, such
-    as the one-live-lease constraint refusing a racing second tab, must be recoverable); the
-    labeler holds no live lease in ``campaigns``.
-    """
-    kind_filter, params = _kind_filter(campaigns)
+def lease_statement(
+    *, labeler_id: int, campaigns: dict[int, Campaign], kind: str | None, now: datetime, skip_locked: bool
+) -> tuple[str, dict]:
+    """The one lease statement and its parameters (``lease_next`` runs it; tests EXPLAIN it)."""
+    kind_filter, params = _kind_filter(campaigns, kind)
     # ``IN (%s, …)``, not ``= ANY(%s)``: PostgreSQL turns a one-element IN into ``=``, which lets it
     # walk task_queue_campaign_idx in (priority, id) order and stop at the first free task; with
     # ANY it sorts every open task of the campaign first (and, before ANALYZE, anti-joins each).
@@ -104,7 +102,25 @@ def lease_next(*, labeler_id: int, campaigns: dict[int, Campaign], now: datetime
     )
     # ``now`` (the caller's clock, simulated in tests) sets the deadline; the row's timestamps are
     # the real time, as ``auto_now_add`` gives the portable path.
-    rows = fetch_rows(sql, {"labeler": labeler_id, "now": now, "stamp": timezone.now(), **params})
+    return sql, {"labeler": labeler_id, "now": now, "stamp": timezone.now(), **params}
+
+
+def lease_next(
+    *, labeler_id: int, campaigns: dict[int, Campaign], kind: str | None = None, now: datetime, skip_locked: bool
+) -> Assignment | None:
+    """Lease the best open task in ``campaigns`` (only of ``kind`` if given) to the labeler, or
+    ``None`` if there is none.
+
+    Returns the assignment with ``task``, ``task.prompt``, ``task.campaign`` and the task's
+    completions loaded (what ``selectors.assignments.assignment_payload`` reads). ``skip_locked``
+    False waits for the first locked candidate instead of passing it over.
+    Preconditions: PostgreSQL; autocommit or a savepoint of the caller's (an IntegrityError, such
+    as the one-live-lease constraint refusing a racing second tab, must be recoverable); the
+    labeler holds no live lease in ``campaigns``.
+    """
+    sql, params = lease_statement(labeler_id=labeler_id, campaigns=campaigns, kind=kind, now=now,
+                                  skip_locked=skip_locked)
+    rows = fetch_rows(sql, params)
     if not rows:
         return None
     row = rows[0]

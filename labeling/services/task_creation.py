@@ -140,3 +140,29 @@ def ranking_tasks_create_from_outputs(
         tasks = Task.objects.bulk_create([t for t, _ in planned], batch_size=1000)
         _link_completions([(t, cs) for t, (_, cs) in zip(tasks, planned)])
     return tasks
+
+
+def tasks_interleave_kinds(*, campaign: Campaign) -> int:
+    """Re-prioritise ``campaign``'s open tasks so that the queue alternates kinds: a ranking, a
+    demonstration, a ranking, … (each kind keeps its own oldest-first order). Returns the number
+    of tasks whose priority changed.
+
+    Why: tasks are created kind by kind (every prompt's demonstration task on import, ranking tasks
+    when a model's outputs arrive), so with equal priorities a labeler writes every demonstration
+    before seeing a single ranking. Priorities go down from the campaign's own, never above it, so
+    other campaigns keep their place. A later change of the campaign's priority sets every open
+    task back to that one priority (``campaigns.campaign_update``).
+    """
+    kinds = (Task.Kind.RANKING, Task.Kind.DEMONSTRATION)  # within a pair, the ranking first
+    with transaction.atomic():
+        open_tasks = list(campaign.tasks.select_for_update().filter(status=Task.Status.OPEN).order_by("id")
+                          .only("id", "kind", "priority"))
+        changed = []
+        for offset, kind in enumerate(kinds):
+            for i, task in enumerate(t for t in open_tasks if t.kind == kind):
+                priority = campaign.priority - (len(kinds) * i + offset)
+                if task.priority != priority:
+                    task.priority = priority
+                    changed.append(task)
+        Task.objects.bulk_update(changed, ["priority"], batch_size=1000)
+    return len(changed)

@@ -305,3 +305,53 @@ def test_mouse_drag_and_drop_ranks_and_ties(page: Page, roles_exist):
     expect(page.locator(".ranks .bucket").nth(1)).to_contain_text("B")
     expect(page.locator(".ranks .bucket").nth(1)).to_contain_text("C")
     page.watch.assert_clean()
+
+
+def test_labeler_chooses_rankings_and_gets_a_ranking_task(page: Page, shot, labeler_setup):
+    labeler, _ = labeler_setup
+    login(page, "lena")
+    page.get_by_role("radio", name="Rankings").check()  # with "Any task" the demonstration (older) comes first
+    shot(page, "02b-home-kind-chooser")
+    page.get_by_role("link", name="Start labeling", exact=True).click()
+    expect(page.get_by_role("heading", name="Rate and rank the outputs")).to_be_visible()
+    assert Assignment.objects.get(labeler=labeler).task.kind == "ranking"
+
+    # The choice is remembered; asking for demonstrations while holding this ranking returns it, and says so.
+    page.goto("/")
+    expect(page.get_by_role("radio", name="Rankings")).to_be_checked()
+    page.get_by_role("radio", name="Demonstrations").check()
+    page.get_by_role("link", name="Start labeling", exact=True).click()
+    expect(page.get_by_text("You still hold this ranking task: submit or skip it to get demonstrations.")).to_be_visible()
+    expect(page.get_by_role("heading", name="Rate and rank the outputs")).to_be_visible()
+    assert Assignment.objects.filter(labeler=labeler).count() == 1
+    page.watch.assert_clean()
+
+
+def _overlaps(a: dict, b: dict) -> bool:
+    return a["x"] < b["x"] + b["width"] and b["x"] < a["x"] + a["width"] and \
+        a["y"] < b["y"] + b["height"] and b["y"] < a["y"] + a["height"]
+
+
+def test_at_phone_width_the_ranking_board_does_not_cover_the_outputs(page: Page, shot, roles_exist):
+    seed.user("pia")
+    seed.campaign("Phone", kinds=("ranking",), prompts=[{"prompt": "Say hi", "completions": OUTPUTS}])
+    page.set_viewport_size({"width": 375, "height": 800})
+    login(page, "pia")
+    page.get_by_role("link", name="Start labeling Phone").click()
+    expect(page.get_by_role("heading", name="Rate and rank the outputs")).to_be_visible()
+    board, cards = page.locator("section.board"), page.locator("article.output-card")
+    expect(cards).to_have_count(4)
+    # Boxes are viewport-relative, so compare them at each scroll position a labeler goes through.
+    for i in range(4):
+        cards.nth(i).scroll_into_view_if_needed()
+        board_box = board.bounding_box()
+        for j in range(4):
+            card_box = cards.nth(j).bounding_box()
+            assert not _overlaps(board_box, card_box), f"board {board_box} covers output {j} {card_box}"
+            assert card_box["width"] > 250, f"output {j} is squeezed to {card_box['width']} px"
+    board.scroll_into_view_if_needed()
+    assert not any(_overlaps(board.bounding_box(), cards.nth(j).bounding_box()) for j in range(4))
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375  # nothing sticks out sideways
+    page.evaluate("window.scrollTo(0, 0)")
+    shot(page, "10-ranking-phone-375", full_page=True)
+    page.watch.assert_clean()

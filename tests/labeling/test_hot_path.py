@@ -159,7 +159,9 @@ def test_fast_submit_input_answers_what_drf_answers(data):
 
 
 @pytest.mark.parametrize("data", [{}, {"campaign": 3}, {"campaign": None}, {"campaign": "3"}, {"campaign": "abc"},
-                                  {"campaign": True}, {"campaign": 3.0}, [], {"other": 1}], ids=repr)
+                                  {"campaign": True}, {"campaign": 3.0}, [], {"other": 1},
+                                  {"kind": "ranking"}, {"kind": "demonstration", "campaign": 3}, {"kind": None},
+                                  {"kind": "rank"}, {"kind": ""}, {"kind": ["ranking"]}, {"kind": 1}], ids=repr)
 def test_fast_next_input_answers_what_drf_answers(data):
     assert _ours(QueueNextInput, data, _fast_next) == _drf(QueueNextInput, data)
 

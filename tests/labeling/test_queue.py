@@ -74,6 +74,41 @@ def test_only_kinds_the_campaign_does(make_campaign, labeler):
     assert kinds == {Task.Kind.RANKING}
 
 
+def test_a_chosen_kind_is_the_only_kind_leased(make_campaign, labeler):
+    campaign = make_campaign(n=3, kinds=("demonstration", "ranking"))
+    rankings = drain(labeler, kind="ranking")
+    assert {Task.objects.get(pk=t).kind for t in rankings} == {Task.Kind.RANKING}
+    assert rankings == list(campaign.tasks.filter(kind="ranking").order_by("id").values_list("id", flat=True))
+    demonstrations = drain(labeler, kind="demonstration")
+    assert len(demonstrations) == 3 and {Task.objects.get(pk=t).kind for t in demonstrations} == {"demonstration"}
+    assert assignment_next(labeler=labeler) is None
+
+
+def test_a_chosen_kind_keeps_priority_order_and_campaign_filter(make_campaign, labeler):
+    low = make_campaign(n=2, kinds=("demonstration", "ranking"), priority=0)
+    high = make_campaign(n=2, kinds=("demonstration", "ranking"), priority=5)
+    first = assignment_next(labeler=labeler, kind="demonstration")
+    assert (first.task.kind, first.task.campaign_id) == ("demonstration", high.pk)
+    assignment_submit(assignment_id=first.pk, labeler=labeler, data={"text": "an answer"})
+    only_low = assignment_next(labeler=labeler, campaign_id=low.pk, kind="ranking")
+    assert (only_low.task.kind, only_low.task.campaign_id) == ("ranking", low.pk)
+
+
+def test_a_kind_nobody_offers_leases_nothing(make_campaign, labeler):
+    make_campaign(n=2, kinds=("ranking",))
+    assert assignment_next(labeler=labeler, kind="demonstration") is None
+    assert Assignment.objects.count() == 0
+
+
+def test_a_held_lease_is_returned_whatever_kind_is_asked(make_campaign, labeler):
+    make_campaign(n=2, kinds=("demonstration", "ranking"))
+    held = assignment_next(labeler=labeler, kind="demonstration")
+    again = assignment_next(labeler=labeler, kind="ranking")
+    assert again.pk == held.pk and again.task.kind == "demonstration"
+    assignment_skip(assignment_id=held.pk, labeler=labeler, reason="I want rankings")
+    assert assignment_next(labeler=labeler, kind="ranking").task.kind == "ranking"
+
+
 def test_display_order_is_a_stored_per_assignment_shuffle(make_campaign, make_user):
     campaign = make_campaign(n=1, k=9, overlap=20)
     task = campaign.tasks.get()
@@ -143,15 +178,17 @@ def _pg() -> bool:
     return connection.vendor == "postgresql"
 
 
-def test_next_query_count(make_campaign, labeler, django_assert_num_queries):
+@pytest.mark.parametrize("kind", [None, "ranking"])
+def test_next_query_count(make_campaign, labeler, django_assert_num_queries, kind):
     make_campaign(n=5)
     # campaigns + my held lease (one query); then PostgreSQL: one statement that picks, counts,
-    # inserts and returns the payload; elsewhere: pick, completions, counter update, insert
+    # inserts and returns the payload; elsewhere: pick, completions, counter update, insert.
+    # Choosing a kind costs nothing more.
     with django_assert_num_queries((1 + 1 if _pg() else 1 + 4) + TX):
-        a = assignment_next(labeler=labeler)
+        a = assignment_next(labeler=labeler, kind=kind)
     # campaigns + held lease, then the held assignment (+ completions prefetch); no transaction
     with django_assert_num_queries(3):
-        assert assignment_next(labeler=labeler).pk == a.pk
+        assert assignment_next(labeler=labeler, kind=kind).pk == a.pk
     # PostgreSQL: read, then one statement; elsewhere: lock assignment, counter update,
     # assignment update, ranking insert, ratings insert
     body = {**rank_all(a), "ratings": [{"completion": c, "likert": 4} for c in a.display_order]}
@@ -171,3 +208,12 @@ def test_next_and_submit_query_count_over_http(make_campaign, labeler, client_fo
     with django_assert_num_queries((3 if _pg() else 6) + TX):
         r = client.post(f"/api/v1/assignments/{r.json()['assignment_id']}/submit", body, format="json")
     assert r.status_code == 201
+
+
+def test_next_over_http_takes_a_kind_and_refuses_an_unknown_one(make_campaign, labeler, client_for):
+    make_campaign(n=2, kinds=("demonstration", "ranking"))
+    client = client_for(labeler)
+    r = client.post("/api/v1/queue/next", {"kind": "ranking"}, format="json")
+    assert r.status_code == 200 and r.json()["task"]["kind"] == "ranking"
+    r = client.post("/api/v1/queue/next", {"kind": "rankings"}, format="json")
+    assert r.status_code == 400 and "rankings" in r.json()["kind"][0]

@@ -1,16 +1,24 @@
-import { useEffect } from 'react'
+import { useEffect, useState } from 'react'
 import { Link } from 'react-router-dom'
 import { isAdmin, isLabeler, isResearcher } from '../api'
 import { useAuth } from '../auth'
 import { drafts } from '../drafts'
+import { KindChooser } from './KindChooser'
+import { type KindChoice, loadKindChoice, saveKindChoice } from './kindChoice'
 
-/** The labeler's home: my counts, the campaigns I can work on, Start labeling, unsent drafts. */
+/** The labeler's home: my counts, the campaigns I can work on, the kind of task to work on, Start labeling,
+ * unsent drafts. */
 export function HomePage() {
   const { me, refresh } = useAuth()
+  const [kind, setKind] = useState<KindChoice>(() => (me ? loadKindChoice(me.id) : 'any'))
   useEffect(() => {
     void refresh() // counts change after every submission
   }, [refresh])
   if (!me) return null
+  const choose = (choice: KindChoice) => {
+    saveKindChoice(me.id, choice)
+    setKind(choice)
+  }
   const unsent = drafts(me.id).list()
   const open = me.campaigns.filter((c) => c.open_tasks > 0)
 
@@ -19,9 +27,12 @@ export function HomePage() {
       <div className="row-between">
         <h1>Hello, {me.username}</h1>
         {isLabeler(me) && open.length > 0 && (
-          <Link className="button primary" to="/label">
-            Start labeling
-          </Link>
+          <div className="start-labeling">
+            <KindChooser value={kind} onChange={choose} />
+            <Link className="button primary" to="/label">
+              Start labeling
+            </Link>
+          </div>
         )}
       </div>
       <section className="stats" aria-label="My counts">

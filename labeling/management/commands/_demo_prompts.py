@@ -100,7 +100,8 @@ concise, in the tone the user asked for. No more than a few paragraphs.
 
 **Rankings** — read the prompt, then rate each candidate (1 = useless or harmful, 7 = excellent)
 and drag them into order, best first. Put two answers in the same group only if you really cannot
-prefer one. Tick the flags that apply:
+prefer one. The demo's outputs stop after about 50 words (sampling on a CPU has to be quick): judge
+what is there, not where it was cut. Tick the flags that apply:
 
 - *fails to follow the instruction* — ignores the format, the length or the actual question
 - *hallucination* — states facts that are not true or not in the given text

@@ -2,20 +2,19 @@
 candidate outputs per prompt come from SmolLM2 itself (``python -m training generate``).
 
 Idempotent: accounts, model and campaign are created once; a re-run only fills what is missing.
-Generations are cached in ``var/demo/`` (keyed by the prompts and sampling settings), so a second
-``make demo`` doesn't sample again. If the generate command is unavailable, clearly-labelled canned
-outputs are used instead and the command says so.
+Sampling runs batch by batch with a progress line and an ETA after each (see ``_demo_sampling``);
+generations are cached in ``var/demo/`` (keyed by the prompts and sampling settings), so a second
+``make demo`` doesn't sample again and an interrupted one resumes. Canned, clearly-labelled outputs
+are used only with ``--canned`` or when the model cannot sample at all, and the command says so.
+The queue alternates ranking and demonstration tasks, so a labeler sees model outputs at once.
 
 Passwords: ``$PREFLOOP_DEMO_PASSWORD`` or the fixed local-demo password printed at the end.
 """
 from __future__ import annotations
 
-import hashlib
-import json
+import argparse
 import os
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 from django.conf import settings
@@ -26,17 +25,20 @@ from django.db import transaction
 from labeling import roles
 from labeling.jobs.loop import clean_samples
 from labeling.management.commands._demo_prompts import CANNED_STYLES, DEMO_PROMPTS, GUIDELINES
+from labeling.management.commands._demo_sampling import PROMPTS_PER_BATCH, DemoSampler
 from labeling.models import Campaign, ModelVersion, Prompt, Task
 from labeling.services.campaigns import campaign_activate, campaign_create
 from labeling.services.prompts import PromptRow, prompt_content_hash, prompts_create
-from labeling.services.task_creation import ranking_tasks_create_from_outputs
+from labeling.services.task_creation import ranking_tasks_create_from_outputs, tasks_interleave_kinds
 from labeling.services.users import user_create_with_role
 
 DEFAULT_PASSWORD = "prefloop-demo"
 CAMPAIGN_NAME = "Demo: assistant answers (InstructGPT categories)"
 MODEL_NAME = "smollm2-135m-instruct"
 K = 4
-GENERATION = {"k": K, "temperature": 0.8, "top_p": 0.95, "max_new_tokens": 96, "seed": 0}
+# Short outputs (64 new tokens, about 50 words, often cut mid-sentence) keep sampling on a 2-core CPU to a few
+# minutes; the guidelines tell labelers to judge what is there.
+GENERATION = {"k": K, "temperature": 0.8, "top_p": 0.95, "max_new_tokens": 64, "seed": 0}
 
 ACCOUNTS = [  # username, roles, staff, superuser, what for
     ("labeler", [roles.LABELER], False, False, "labels: writes demonstrations, ranks outputs"),
@@ -44,6 +46,13 @@ ACCOUNTS = [  # username, roles, staff, superuser, what for
     ("researcher", [roles.RESEARCHER], False, False, "researcher: snapshots, training jobs, models"),
     ("staff", list(roles.ALL_ROLES), True, True, "staff superuser: everything + /admin/"),
 ]
+
+
+def _at_least_one(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
+    return number
 
 
 class Command(BaseCommand):
@@ -55,10 +64,14 @@ class Command(BaseCommand):
         parser.add_argument("--timeout", type=int, default=1800, help="seconds allowed for prepare-model + generate")
         parser.add_argument("--model", default=MODEL_NAME,
                             help="registered model that samples the outputs (tests use the tiny one)")
+        parser.add_argument("--batch-prompts", type=_at_least_one, default=PROMPTS_PER_BATCH,
+                            help="prompts per `generate` run: a progress line after each, cached as it lands")
+        parser.add_argument("--workers", type=_at_least_one, default=min(2, os.cpu_count() or 1),
+                            help="`generate` runs at a time, one thread each (default: 2, or 1 on a 1-core machine)")
 
     def handle(self, *args, **opts):
         password = os.environ.get("PREFLOOP_DEMO_PASSWORD") or DEFAULT_PASSWORD
-        self.model_name = opts["model"]
+        self.model_name, self.batch_prompts, self.workers = opts["model"], opts["batch_prompts"], opts["workers"]
         created_users = self._accounts(password)
         model = self._base_model()
         campaign, new_campaign = self._campaign(model)
@@ -68,14 +81,15 @@ class Command(BaseCommand):
         )
         if missing:
             outputs, source = self._outputs(force_canned=opts["canned"], timeout=opts["timeout"])
-            by_hash = {prompt_content_hash(p["messages"]): texts for p, texts in zip(DEMO_PROMPTS, outputs)}
+            by_hash = {prompt_content_hash(DEMO_PROMPTS[i]["messages"]): texts for i, texts in outputs.items()}
             rankable = {p.pk: by_hash[p.content_hash] for p in missing if len(by_hash.get(p.content_hash, [])) >= 2}
             if rankable:
                 ranking_tasks_create_from_outputs(
                     campaign=campaign, outputs=rankable, model_version=None if source == "canned" else model,
-                    generation_settings={**GENERATION, "source": source},
+                    generation_settings={**GENERATION, "source": source, "prompts_per_batch": self.batch_prompts},
                 )
             self.stdout.write(f"ranking tasks: {len(rankable)} created from {source} outputs")
+        tasks_interleave_kinds(campaign=campaign)  # a ranking task comes first, not after 24 demonstrations
         campaign_activate(campaign=campaign)
         self._report(password, created_users, campaign, new_campaign, added)
 
@@ -120,68 +134,49 @@ class Command(BaseCommand):
 
     # ------------------------------------------------------------------ candidate outputs
 
-    def _cache_paths(self) -> tuple[Path, Path, str]:
-        folder = Path(settings.VAR_DIR) / "demo"
-        folder.mkdir(parents=True, exist_ok=True)
-        key = hashlib.sha256(json.dumps([DEMO_PROMPTS, GENERATION, self.model_name], sort_keys=True).encode()).hexdigest()[:16]
-        return folder / "prompts.jsonl", folder / f"generations-{key}.jsonl", key
+    def _outputs(self, *, force_canned: bool, timeout: int) -> tuple[dict[int, list[str]], str]:
+        """K texts by DEMO_PROMPTS index and where they came from (the model's name, or "canned").
 
-    def _outputs(self, *, force_canned: bool, timeout: int) -> tuple[list[list[str]], str]:
-        """K texts per DEMO_PROMPTS entry (same order) and where they came from."""
+        Real outputs are kept even when sampling stopped part-way (the prompts without outputs get
+        their ranking task on the next run, which resumes from the cache); canned ones are used only
+        on --canned or when not a single batch could be sampled, and the command says so loudly.
+        """
         if force_canned:
             return self._canned("--canned was given"), "canned"
-        prompts_path, out_path, _ = self._cache_paths()
-        if out_path.is_file():
-            self.stdout.write(f"{self.model_name} outputs: cached in {out_path}")
-            return self._read_generations(out_path), self.model_name
-        prompts_path.write_text("".join(json.dumps({"prompt": p["messages"], "prompt_id": i}, ensure_ascii=False) + "\n"
-                                        for i, p in enumerate(DEMO_PROMPTS)), encoding="utf-8")
         env = {**os.environ, "HF_HUB_OFFLINE": "1", "PREFLOOP_MODEL_CACHE": str(settings.PREFLOOP_MODEL_CACHE),
                "TOKENIZERS_PARALLELISM": "false"}
         env.pop("DJANGO_SETTINGS_MODULE", None)
-        python = settings.PREFLOOP_TRAINING_PYTHON or sys.executable
-        steps = [
-            (f"preparing {self.model_name} (once: for SmolLM2, GGUF → transformers folder)",
-             ["prepare-model", self.model_name]),
-            (f"sampling {K} outputs for {len(DEMO_PROMPTS)} prompts with {self.model_name} on the CPU",
-             ["generate", "--model", self.model_name, "--prompts", str(prompts_path), "--output", str(out_path),
-              *[x for k, v in GENERATION.items() for x in (f"--{k}", str(v))], "--device", "cpu"]),
-        ]
-        started = time.monotonic()
-        for what, args in steps:
-            self.stdout.write(f"{what} ...")
-            self.stdout.flush()
-            try:
-                proc = subprocess.run([python, "-m", "training", *args], env=env, cwd=settings.BASE_DIR,
-                                      capture_output=True, text=True,
-                                      timeout=max(60, timeout - (time.monotonic() - started)))
-            except (OSError, subprocess.TimeoutExpired) as exc:
-                return self._canned(f"`python -m training {args[0]}` could not run: {exc}"), "canned"
-            if proc.returncode != 0:
-                tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-5:])
-                return self._canned(f"`python -m training {args[0]}` failed (exit {proc.returncode}):\n{tail}"), "canned"
-        self.stdout.write(f"{self.model_name} outputs written to {out_path} in {time.monotonic() - started:.0f}s")
-        return self._read_generations(out_path), self.model_name
+        folder = Path(settings.VAR_DIR) / "demo"
+        folder.mkdir(parents=True, exist_ok=True)
+        sampler = DemoSampler(
+            model_name=self.model_name, prompts=[p["messages"] for p in DEMO_PROMPTS], generation=GENERATION,
+            folder=folder, python=settings.PREFLOOP_TRAINING_PYTHON or sys.executable, env=env,
+            cwd=settings.BASE_DIR, write=self._say, batch_prompts=self.batch_prompts, workers=self.workers,
+        )
+        run = sampler.sample(timeout=timeout)
+        outputs = {i: texts for i, texts in ((i, clean_samples(t)[:K]) for i, t in run.outputs.items()) if texts}
+        if not outputs:
+            return self._canned(run.problem or "the model produced no usable text"), "canned"
+        if run.problem:
+            self.stderr.write(self.style.WARNING(
+                f"{self.model_name} outputs for only {len(outputs)} of {len(DEMO_PROMPTS)} prompts: {run.problem}\n"
+                f"The other prompts get their ranking task when `manage.py seed_demo` runs again "
+                f"(it resumes from the batches cached in {folder})."
+            ))
+        return outputs, self.model_name
 
-    def _read_generations(self, path: Path) -> list[list[str]]:
-        by_id = {}
-        for line in path.read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                row = json.loads(line)
-                by_id[int(row["prompt_id"])] = row["completions"]
-        texts = []
-        for i in range(len(DEMO_PROMPTS)):
-            texts.append(clean_samples(by_id.get(i, []))[:K])
-        return texts
+    def _say(self, line: str) -> None:
+        self.stdout.write(line)
+        self.stdout.flush()
 
-    def _canned(self, reason: str) -> list[list[str]]:
+    def _canned(self, reason: str) -> dict[int, list[str]]:
         self.stderr.write(self.style.WARNING(
             f"SmolLM2 generation unavailable — using CANNED, clearly labelled demo outputs instead.\nReason: {reason}"
         ))
-        out = []
-        for p in DEMO_PROMPTS:
+        out = {}
+        for i, p in enumerate(DEMO_PROMPTS):
             topic = p["messages"][-1]["content"].split("\n")[0][:120]
-            out.append([style.format(topic=topic) for style in CANNED_STYLES[:K]])
+            out[i] = [style.format(topic=topic) for style in CANNED_STYLES[:K]]
         return out
 
     # ------------------------------------------------------------------ report
