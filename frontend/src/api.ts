@@ -158,10 +158,15 @@ export function readCookie(name: string, cookie: string = typeof document === 'u
   return null
 }
 
-type Method = 'GET' | 'POST' | 'PATCH' | 'DELETE'
+type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE'
 
-export async function request<T>(method: Method, path: string, body?: unknown): Promise<{ status: number; data: T }> {
-  const headers: Record<string, string> = { Accept: 'application/json' }
+export async function request<T>(
+  method: Method,
+  path: string,
+  body?: unknown,
+  extraHeaders: Record<string, string> = {},
+): Promise<{ status: number; data: T }> {
+  const headers: Record<string, string> = { Accept: 'application/json', ...extraHeaders }
   let payload: BodyInit | undefined
   if (body instanceof FormData) payload = body
   else if (body !== undefined) {

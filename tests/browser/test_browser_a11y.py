@@ -1,5 +1,5 @@
-"""Automated accessibility check (axe-core, from frontend/node_modules) of each main screen at 1280×800:
-no serious or critical WCAG 2 A/AA violation."""
+"""Automated accessibility check (axe-core, from frontend/node_modules) of each main screen at 1280×800,
+the labeling, admin and research ones: no serious or critical WCAG 2 A/AA violation."""
 from __future__ import annotations
 
 import json
@@ -12,6 +12,9 @@ from playwright.sync_api import Page, expect
 import browser_support as seed
 from browser_support import login
 from labeling import roles
+from labeling.jobs.export_job import run_export
+from labeling.services.iterations import iteration_advance, iteration_create
+from research_seed import dispatched, research_setup  # noqa: F401  (fixtures)
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser"), pytest.mark.django_db(transaction=True)]
 
@@ -86,3 +89,29 @@ def test_main_screens_have_no_serious_accessibility_violations(axe_page: Page, r
     page.goto(f"/admin-ui/campaigns/{c.id}/progress")
     expect(page.get_by_role("heading", name=re.compile("Labels per day"))).to_be_visible()
     audit(page, "progress")
+
+
+def test_research_screens_have_no_serious_accessibility_violations(axe_page: Page, research_setup, dispatched):
+    page = axe_page
+    iteration = iteration_create(source_campaign_ids=[research_setup["support"].id], base_model=research_setup["base"],
+                                 name="axe-round")
+    assert run_export(iteration.jobs.get().id) == "succeeded"
+    iteration_advance(iteration_id=iteration.id)
+    iteration_id = iteration.id
+    login(page, "rita")
+    for path, heading in [("/research/snapshots", "Snapshots"), ("/research/models", "Models"),
+                          ("/research/jobs", "Jobs"), ("/research/jobs/new", "New job"),
+                          (f"/research/jobs/{research_setup['ppo'].id}", re.compile(r"Job #\d+ · ppo")),
+                          (f"/research/jobs/{research_setup['evaluate'].id}", re.compile(r"Job #\d+ · evaluate")),
+                          ("/research/iterations", "Iterations"), ("/research/iterations/new", "New iteration"),
+                          (f"/research/iterations/{iteration_id}", "Iteration axe-round")]:
+        page.goto(path)
+        expect(page.get_by_role("heading", name=heading, exact=True) if isinstance(heading, str)
+               else page.get_by_role("heading", name=heading)).to_be_visible()
+        page.wait_for_load_state("networkidle")
+        audit(page, path)
+    # The folded parts of the forms too.
+    page.goto("/research/jobs/new")
+    page.locator("summary", has_text="Advanced").click()
+    page.locator("summary", has_text="Job runner options").click()
+    audit(page, "new job, all params open")

@@ -1,35 +1,41 @@
-import { formatNumber } from '../components/lineChart'
-import { evaluateSummary, percent, verdict } from './format'
+import { countsText, evaluateSummary, intervalText, percent, verdict, VERDICT_TEXT } from './format'
+import type { NamedInput } from './researchApi'
 
-const VERDICT = {
-  yes: 'Yes: the new policy wins',
-  no: 'No: the new policy loses',
-  even: 'Even: neither policy wins',
-}
-
-/** "Does the new policy win?": an evaluate job's win rate (or a reward model's pairwise accuracy), big. */
-export function EvaluateResult({ result }: { result: Record<string, unknown> }) {
+/**
+ * "Does the new policy win?": an evaluate job's win rate with its interval and the counts behind it
+ * (or a reward model's pairwise accuracy), big. Policies are named by their registry names.
+ */
+export function EvaluateResult({ result, inputs }: { result: Record<string, unknown>; inputs: Record<string, NamedInput> }) {
   const s = evaluateSummary(result)
   if (!s) return null
   if (s.mode === 'winrate') {
-    const v = verdict(s.value)
+    const v = verdict(s.value, s)
+    const a = inputs.policy_a?.name
+    const b = inputs.policy_b?.name
     return (
       <section className={`panel headline-result verdict-${v}`} aria-labelledby="winrate-title">
         <h2 id="winrate-title">Does the new policy win?</h2>
         <p className="headline-number">{percent(s.value, 1)}</p>
-        <p className="headline-verdict">{VERDICT[v]}</p>
+        <p className="headline-verdict">{VERDICT_TEXT[v]}</p>
         <p className="small">
-          Win rate of policy B over policy A{s.prompts !== null ? ` on ${s.prompts} prompts` : ''}, judged by the reward model (ties count half).
-          {s.meanA !== null && s.meanB !== null && ` Mean reward: A ${formatNumber(s.meanA)}, B ${formatNumber(s.meanB)}.`}
+          Win rate of B over A{s.judge ? `, judged by ${s.judge}` : ''}
+          {s.split ? ` on the ${s.split} split` : ''}
+          {s.tieRule ? ` (${s.tieRule})` : ''}.
         </p>
-        {(s.policyA || s.policyB) && (
-          <dl className="facts small">
-            <dt>A (baseline)</dt>
-            <dd className="path">{s.policyA || '—'}</dd>
-            <dt>B (candidate)</dt>
-            <dd className="path">{s.policyB || '—'}</dd>
-          </dl>
-        )}
+        <dl className="facts small">
+          {s.interval && (
+            <>
+              <dt>Interval</dt>
+              <dd>{intervalText(s.interval)}</dd>
+            </>
+          )}
+          <dt>Counts</dt>
+          <dd>{countsText(s) || '—'}</dd>
+          <dt>A (baseline)</dt>
+          <dd>{a ?? '—'}</dd>
+          <dt>B (candidate)</dt>
+          <dd>{b ?? '—'}</dd>
+        </dl>
       </section>
     )
   }
@@ -38,7 +44,8 @@ export function EvaluateResult({ result }: { result: Record<string, unknown> }) 
       <h2 id="accuracy-title">Reward model pairwise accuracy</h2>
       <p className="headline-number">{percent(s.value, 1)}</p>
       <p className="small">
-        of {s.pairs ?? '?'} labelled (winner, loser) pairs{s.rows !== null ? ` from ${s.rows} rankings` : ''} ordered correctly (chance is 50 %).
+        of {s.pairs ?? '?'} labelled (winner, loser) pairs{s.split ? ` of the ${s.split} split` : ''} ordered correctly (chance is 50 %).
+        {s.interval && ` Interval ${intervalText(s.interval)}.`}
       </p>
     </section>
   )

@@ -1,18 +1,21 @@
-import { useEffect, useRef } from 'react'
+import { Fragment, useEffect, useRef } from 'react'
 import { Link, useLocation, useParams } from 'react-router-dom'
 import { CancelJob } from './CancelJob'
 import { EvaluateResult } from './EvaluateResult'
-import { ageSeconds, ageText, dateText } from './format'
+import { ageSeconds, ageText, dateText, durationText, roughDuration, runSeconds } from './format'
 import { JobMetrics } from './JobMetrics'
-import { usePoll, useRegistry, useResource } from './hooks'
+import { jobInputs, usePoll, useRegistry, useResource } from './hooks'
 import { isLive, type JobDetail, researchApi } from './researchApi'
 import { ErrorAlert, JobProgress, ResearchTabs, StatusBadge } from './widgets'
 
 const json = (v: unknown) => JSON.stringify(v, null, 2)
 
 function Facts({ job }: { job: JobDetail }) {
-  const beat = ageSeconds(job.heartbeat_at, Date.now())
+  const now = Date.now()
+  const beat = ageSeconds(job.heartbeat_at, now)
+  const live = isLive(job.status)
   const stale = job.status === 'running' && (beat === null || beat > 60)
+  const took = durationText(runSeconds(job, now))
   return (
     <section className="panel" aria-labelledby="status-title">
       <h2 id="status-title">Status</h2>
@@ -25,14 +28,23 @@ function Facts({ job }: { job: JobDetail }) {
         <dd>
           <JobProgress value={job.progress} label="Job progress" />
         </dd>
-        <dt>Heartbeat</dt>
-        {isLive(job.status) ? (
-          <dd className={stale ? 'warn-text' : undefined}>
-            {ageText(beat)}
-            {stale && ' (no sign of life for over a minute)'}
-          </dd>
-        ) : (
-          <dd className="muted">{beat === null ? '—' : `last ${ageText(beat)}`}</dd>
+        {job.status === 'running' && (
+          <>
+            <dt>Heartbeat</dt>
+            <dd className={stale ? 'warn-text' : undefined}>
+              {ageText(beat)}
+              {stale && ' (no sign of life for over a minute)'}
+            </dd>
+          </>
+        )}
+        {job.iteration != null && (
+          <>
+            <dt>Iteration</dt>
+            <dd>
+              <Link to={`/research/iterations/${job.iteration}`}>Iteration #{job.iteration}</Link>
+              {job.stage && <span className="badge">{job.stage}</span>}
+            </dd>
+          </>
         )}
         <dt>Attempts</dt>
         <dd>{job.attempts}</dd>
@@ -43,8 +55,27 @@ function Facts({ job }: { job: JobDetail }) {
         </dd>
         <dt>Started</dt>
         <dd>{dateText(job.started_at)}</dd>
-        <dt>Finished</dt>
-        <dd>{dateText(job.finished_at)}</dd>
+        {live ? (
+          job.started_at && (
+            <>
+              <dt>Running for</dt>
+              <dd>{took}</dd>
+            </>
+          )
+        ) : (
+          <>
+            <dt>Finished</dt>
+            <dd>{dateText(job.finished_at)}</dd>
+            <dt>Duration</dt>
+            <dd>{took}</dd>
+          </>
+        )}
+        {job.estimate?.seconds != null && (
+          <>
+            <dt>Estimated</dt>
+            <dd>{roughDuration(job.estimate.seconds)}</dd>
+          </>
+        )}
         <dt>Output folder</dt>
         <dd className="path">{job.output_dir || '—'}</dd>
       </dl>
@@ -62,27 +93,23 @@ function Io({ job, registry }: { job: JobDetail; registry: ReturnType<typeof use
       </li>
     )
   }
+  const inputs = jobInputs(job, registry)
   return (
     <section className="panel" aria-labelledby="io-title">
       <h2 id="io-title">Inputs and outputs</h2>
-      <h3>Snapshots</h3>
-      <ul className="plain">
-        {job.input_snapshots.map((id) => {
-          const s = registry.snapshotById.get(id)
-          return (
-            <li key={id}>
-              <Link to={`/research/snapshots#snapshot-${id}`}>{s ? s.name : `snapshot #${id}`}</Link>
-              {s && <span className="badge">{s.kind}</span>}
-            </li>
-          )
-        })}
-        {job.input_snapshots.length === 0 && <li className="muted">none</li>}
-      </ul>
-      <h3>Models</h3>
-      <ul className="plain">
-        {job.input_models.map(model)}
-        {job.input_models.length === 0 && <li className="muted">none</li>}
-      </ul>
+      <h3>Inputs</h3>
+      <dl className="facts">
+        {inputs.map((i) => (
+          <Fragment key={i.key}>
+            <dt>{i.label}</dt>
+            <dd>
+              <Link to={i.type === 'model' ? `/research/models#model-${i.id}` : `/research/snapshots#snapshot-${i.id}`}>{i.name}</Link>
+              <span className="badge">{i.type}</span>
+            </dd>
+          </Fragment>
+        ))}
+        {inputs.length === 0 && <dd className="muted">none</dd>}
+      </dl>
       <h3>Produced models</h3>
       <ul className="plain">
         {job.model_versions.map(model)}
@@ -141,13 +168,13 @@ export function JobDetailPage() {
           <CancelJob job={job} onCancelled={setData} />
         </span>
       </ResearchTabs>
-      {flash && (
+      {flash && job.status === 'queued' && (
         <p className="success" role="status">
           {flash}
         </p>
       )}
       {error && <ErrorAlert error={`Could not refresh: ${error}`} />}
-      {job.kind === 'evaluate' && <EvaluateResult result={job.result} />}
+      {job.kind === 'evaluate' && <EvaluateResult result={job.result} inputs={job.inputs ?? {}} />}
       {job.error && (
         <section className="error-box job-error" aria-labelledby="error-title">
           <h2 id="error-title">Error</h2>

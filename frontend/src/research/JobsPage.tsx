@@ -1,15 +1,24 @@
 import { Link } from 'react-router-dom'
-import { ageSeconds, ageText, dateText } from './format'
-import { usePoll, useRegistry, useResource } from './hooks'
+import { ageSeconds, ageText, dateText, durationText, runSeconds } from './format'
+import { jobInputs, usePoll, useRegistry, useResource } from './hooks'
 import { isLive, type Job, researchApi } from './researchApi'
 import { ErrorAlert, JobProgress, ResearchTabs, StatusBadge } from './widgets'
 
 function Inputs({ job, registry }: { job: Job; registry: ReturnType<typeof useRegistry> }) {
-  const names = [
-    ...job.input_snapshots.map((id) => registry.snapshotById.get(id)?.name ?? `snapshot #${id}`),
-    ...job.input_models.map((id) => registry.modelById.get(id)?.name ?? `model #${id}`),
-  ]
+  const names = jobInputs(job, registry).map((i) => i.name)
   return <span className="small">{names.join(', ') || '—'}</span>
+}
+
+/** Run time (so far, while running, with the heartbeat's age), or "—" before it started. */
+function Duration({ job, now }: { job: Job; now: number }) {
+  const took = durationText(runSeconds(job, now))
+  if (job.status !== 'running') return <span className="nowrap">{took}</span>
+  return (
+    <span className="nowrap">
+      {took}
+      <div className="muted">beat {ageText(ageSeconds(job.heartbeat_at, now))}</div>
+    </span>
+  )
 }
 
 /** Training jobs with status and progress; refreshes every 2 s while one is queued or running. */
@@ -43,8 +52,9 @@ export function JobsPage() {
                 <th scope="col">Status</th>
                 <th scope="col">Progress</th>
                 <th scope="col">Inputs</th>
+                <th scope="col">Iteration</th>
                 <th scope="col">Created</th>
-                <th scope="col">Heartbeat</th>
+                <th scope="col">Duration</th>
               </tr>
             </thead>
             <tbody>
@@ -65,11 +75,22 @@ export function JobsPage() {
                   <td>
                     <Inputs job={j} registry={registry} />
                   </td>
+                  <td className="small nowrap">
+                    {j.iteration != null ? (
+                      <>
+                        <Link to={`/research/iterations/${j.iteration}`}>#{j.iteration}</Link> {j.stage}
+                      </>
+                    ) : (
+                      <span className="muted">—</span>
+                    )}
+                  </td>
                   <td className="small">
                     {dateText(j.created_at)}
                     {j.created_by && <div className="muted">by {j.created_by}</div>}
                   </td>
-                  <td className="small">{isLive(j.status) ? ageText(ageSeconds(j.heartbeat_at, now)) : <span className="muted">—</span>}</td>
+                  <td className="small">
+                    <Duration job={j} now={now} />
+                  </td>
                 </tr>
               ))}
             </tbody>

@@ -30,9 +30,11 @@ function MetricsCell({ metrics }: { metrics: ModelVersion['metrics'] }) {
   )
 }
 
-/** The model registry with lineage (parent, reward model used) and each model's headline metrics. */
+/** The model registry with lineage (parent, reward model, iteration and snapshots, all by name; never a path) and headline metrics. */
 export function ModelsPage() {
   const { data: models, error, setData } = useResource(() => researchApi.models(), [])
+  const snapshots = useResource(() => researchApi.snapshots(), [])
+  const snapshotById = new Map((snapshots.data ?? []).map((x) => [x.id, x]))
   const target = useHashTarget(!!models)
   const byId = new Map((models ?? []).map((m) => [m.id, m]))
   const ref = (id: number | null) => {
@@ -59,6 +61,8 @@ export function ModelsPage() {
                   <th scope="col">Kind</th>
                   <th scope="col">Parent</th>
                   <th scope="col">Reward model</th>
+                  <th scope="col">Iteration</th>
+                  <th scope="col">Snapshots</th>
                   <th scope="col">Metrics</th>
                   <th scope="col">Made by</th>
                 </tr>
@@ -66,17 +70,28 @@ export function ModelsPage() {
               <tbody>
                 {models.map((m) => (
                   <tr key={m.id} id={`model-${m.id}`} className={target === `model-${m.id}` ? 'target' : undefined}>
-                    <td className="name-cell">
-                      {m.name}
-                      <div className="muted small path" title={m.artifact_path}>
-                        {m.artifact_path}
-                      </div>
-                    </td>
+                    <td className="name-cell">{m.name}</td>
                     <td>
                       <span className={`badge kind-${m.kind}`}>{m.kind}</span>
                     </td>
                     <td className="nowrap">{ref(m.parent)}</td>
                     <td className="nowrap">{ref(m.reward_model)}</td>
+                    <td className="nowrap">
+                      {m.iteration != null ? <Link to={`/research/iterations/${m.iteration}`}>#{m.iteration}</Link> : <span className="muted">—</span>}
+                    </td>
+                    <td className="small">
+                      {m.snapshots?.length ? (
+                        <ul className="plain">
+                          {m.snapshots.map((id) => (
+                            <li key={id}>
+                              <Link to={`/research/snapshots#snapshot-${id}`}>{snapshotById.get(id)?.name ?? `snapshot #${id}`}</Link>
+                            </li>
+                          ))}
+                        </ul>
+                      ) : (
+                        <span className="muted">—</span>
+                      )}
+                    </td>
                     <td>
                       <MetricsCell metrics={m.metrics} />
                     </td>

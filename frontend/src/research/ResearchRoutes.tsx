@@ -1,7 +1,10 @@
 import { Navigate, Route, Routes } from 'react-router-dom'
+import { IterationDetailPage } from './IterationDetailPage'
+import { IterationsPage } from './IterationsPage'
 import { JobDetailPage } from './JobDetailPage'
 import { JobsPage } from './JobsPage'
 import { ModelsPage } from './ModelsPage'
+import { NewIterationPage } from './NewIterationPage'
 import { NewJobPage } from './NewJobPage'
 import { SnapshotsPage } from './SnapshotsPage'
 import './research.css'
@@ -16,6 +19,9 @@ export default function ResearchRoutes() {
       <Route path="jobs" element={<JobsPage />} />
       <Route path="jobs/new" element={<NewJobPage />} />
       <Route path="jobs/:id" element={<JobDetailPage />} />
+      <Route path="iterations" element={<IterationsPage />} />
+      <Route path="iterations/new" element={<NewIterationPage />} />
+      <Route path="iterations/:id" element={<IterationDetailPage />} />
       <Route path="*" element={<p role="alert">Page not found. <a href="/research">Research home</a></p>} />
     </Routes>
   )

@@ -1,5 +1,6 @@
 import { useState } from 'react'
 import type { Campaign } from '../api'
+import { CampaignChecklist } from './CampaignChecklist'
 import { researchApi, SNAPSHOT_KINDS, type Snapshot, type SnapshotKind } from './researchApi'
 import { useApiForm } from './useApiForm'
 import { ErrorAlert, FieldErrors } from './widgets'
@@ -18,8 +19,6 @@ export function SnapshotForm({ campaigns, onCreated }: { campaigns: Campaign[]; 
   const [validFraction, setValidFraction] = useState('0.1')
   const [name, setName] = useState('')
   const { busy, errors, general, run } = useApiForm(FIELDS)
-
-  const toggle = (id: number, on: boolean) => setPicked((p) => (on ? [...p.filter((x) => x !== id), id] : p.filter((x) => x !== id)))
 
   const submit = () =>
     run(async () => {
@@ -56,20 +55,7 @@ export function SnapshotForm({ campaigns, onCreated }: { campaigns: Campaign[]; 
         <span className="muted small">{KIND_HELP[kind]}</span>
         <FieldErrors errors={errors.kind} />
       </label>
-      <fieldset className="field">
-        <legend>Campaigns</legend>
-        <div className="check-list">
-          {campaigns.length === 0 && <span className="muted small">No campaigns yet.</span>}
-          {campaigns.map((c) => (
-            <label key={c.id} className="check-row">
-              <input type="checkbox" checked={picked.includes(c.id)} onChange={(e) => toggle(c.id, e.target.checked)} />
-              <span>{c.name}</span>
-              <span className={`status status-${c.status}`}>{c.status}</span>
-            </label>
-          ))}
-        </div>
-        <FieldErrors errors={errors.campaign_ids} />
-      </fieldset>
+      <CampaignChecklist legend="Campaigns" campaigns={campaigns} picked={picked} onChange={setPicked} errors={errors.campaign_ids} />
       <label className="field">
         <span>Valid fraction</span>
         <input type="number" min={0} max={0.99} step={0.05} value={validFraction} onChange={(e) => setValidFraction(e.target.value)} />

@@ -3,10 +3,16 @@
  * numbers that answer "does the new policy win?" (result keys of `python -m training evaluate`).
  */
 import { finitePoints, formatNumber, type Point } from '../components/lineChart'
-import type { MetricRow } from './researchApi'
+import type { Estimate, MetricRow } from './researchApi'
 
 export function shortSha(sha: string, n = 12): string {
   return sha ? sha.slice(0, n) : '—'
+}
+
+/** "max_steps" → "Max steps", "policy_a" → "Policy a". */
+export function humanize(name: string): string {
+  const t = name.replace(/_/g, ' ')
+  return t.charAt(0).toUpperCase() + t.slice(1)
 }
 
 /** {"train": 90, "valid": 10} → "train 90 · valid 10" (train first). */
@@ -46,7 +52,7 @@ export function percent(v: number, digits = 0): string {
 /** Bookkeeping columns of a metrics row: not plotted (step is the x axis). */
 const NOT_PLOTTED = new Set(['step', 'progress', 'elapsed_s', 'time', 'epoch', 'peak_memory_bytes'])
 /** Plot order: loss first, then what researchers look at most; anything else alphabetically after. */
-const PREFERRED = ['loss', 'reward', 'reward_mean', 'score', 'kl', 'accuracy', 'train_acc', 'eval_loss', 'lr']
+const PREFERRED = ['loss', 'reward', 'heldout_reward', 'kl', 'entropy', 'response_length', 'reward_mean', 'score', 'accuracy', 'train_acc', 'eval_loss', 'lr']
 
 export interface Series {
   key: string
@@ -74,17 +80,43 @@ export function metricSeries(rows: MetricRow[]): Series[] {
 
 // ---- "does the new policy win?" ------------------------------------------------------------------
 
+export interface Interval {
+  low: number
+  high: number
+  method: string
+}
+
 export type EvaluateSummary =
-  | { mode: 'winrate'; value: number; prompts: number | null; meanA: number | null; meanB: number | null; policyA: string; policyB: string }
-  | { mode: 'accuracy'; value: number; pairs: number | null; rows: number | null }
+  | {
+      mode: 'winrate'
+      value: number
+      interval: Interval | null
+      /** B won, A won, judged a tie, the two texts were identical; null where the result predates counts. */
+      winsB: number | null
+      winsA: number | null
+      ties: number | null
+      identical: number | null
+      pairs: number | null
+      tieRule: string
+      judge: string
+      split: string
+    }
+  | { mode: 'accuracy'; value: number; interval: Interval | null; pairs: number | null; split: string }
 
 const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null)
 const str = (v: unknown): string => (typeof v === 'string' ? v : '')
 
+function interval(r: Record<string, unknown>): Interval | null {
+  const low = num(r.ci_low)
+  const high = num(r.ci_high)
+  return low !== null && high !== null ? { low, high, method: str(r.ci_method) } : null
+}
+
 /**
- * The headline of an evaluate job's result. The runner stores `{"result": <result.json>}`; evaluate
- * writes `{mode: "winrate", win_rate_b_over_a, prompts, mean_reward_a, mean_reward_b, policy_a, policy_b}`
- * or `{mode: "accuracy", accuracy, pairs, rows}` (training/evaluate.py). Both nestings are accepted.
+ * The headline of an evaluate job's result. The runner stores `{"result": <result.json>, "recorded": …}`;
+ * evaluate writes `{win_rate_b_over_a, ci_low, ci_high, ci_method, tie_rule, wins_a, wins_b, ties,
+ * identical, n_pairs, judge, split}` or `{accuracy, ci_low, ci_high, n_pairs, split}`. Both nestings are
+ * accepted, and older results (`prompts`, `pairs` instead of `n_pairs`) still read.
  */
 export function evaluateSummary(result: Record<string, unknown> | null | undefined): EvaluateSummary | null {
   if (!result || typeof result !== 'object') return null
@@ -95,22 +127,123 @@ export function evaluateSummary(result: Record<string, unknown> | null | undefin
     return {
       mode: 'winrate',
       value: win,
-      prompts: num(r.prompts),
-      meanA: num(r.mean_reward_a),
-      meanB: num(r.mean_reward_b),
-      policyA: str(r.policy_a),
-      policyB: str(r.policy_b),
+      interval: interval(r),
+      winsB: num(r.wins_b),
+      winsA: num(r.wins_a),
+      ties: num(r.ties),
+      identical: num(r.identical),
+      pairs: num(r.n_pairs) ?? num(r.prompts),
+      tieRule: str(r.tie_rule),
+      judge: str(r.judge),
+      split: str(r.split),
     }
   }
   const acc = num(r.accuracy) ?? num(r.pairwise_accuracy)
-  if (acc !== null) return { mode: 'accuracy', value: acc, pairs: num(r.pairs), rows: num(r.rows) }
+  if (acc !== null) return { mode: 'accuracy', value: acc, interval: interval(r), pairs: num(r.n_pairs) ?? num(r.pairs), split: str(r.split) }
   return null
 }
 
-/** "Yes", "No" or "Even" for a win rate of B over A (ties count half, so 0.5 is a draw). */
-export function verdict(winRate: number): 'yes' | 'no' | 'even' {
-  if (Math.abs(winRate - 0.5) < 1e-9) return 'even'
-  return winRate > 0.5 ? 'yes' : 'no'
+export type Verdict = 'yes' | 'no' | 'unclear' | 'even' | 'identical'
+
+/**
+ * Does B beat A? "identical" when every compared pair was the same text (the number says nothing);
+ * with an interval, yes/no only when it lies wholly above/below 50 %, else "unclear"; without one,
+ * the side of 50 % ("even" exactly at it).
+ */
+export function verdict(value: number, opts: { interval?: Interval | null; identical?: number | null; pairs?: number | null } = {}): Verdict {
+  const { interval: ci, identical, pairs } = opts
+  if (pairs && identical === pairs) return 'identical'
+  if (ci) return ci.low > 0.5 ? 'yes' : ci.high < 0.5 ? 'no' : 'unclear'
+  if (Math.abs(value - 0.5) < 1e-9) return 'even'
+  return value > 0.5 ? 'yes' : 'no'
+}
+
+export const VERDICT_TEXT: Record<Verdict, string> = {
+  yes: 'Yes: the new policy wins',
+  no: 'No: the new policy loses',
+  unclear: 'Not clear: the interval includes 50 %',
+  even: 'Even: neither policy wins',
+  identical: 'No evidence: every comparison was between identical texts',
+}
+
+/** "52.0–71.3 % (95 % wilson)" */
+export function intervalText(ci: Interval | null): string {
+  if (!ci) return ''
+  return `${percent(ci.low, 1)} – ${percent(ci.high, 1)}${ci.method ? ` (${ci.method})` : ''}`
+}
+
+/** "B won 12 · A won 5 · ties 3 · identical 2 · of 22 pairs" (the parts that are known). */
+export function countsText(s: { winsB: number | null; winsA: number | null; ties: number | null; identical: number | null; pairs: number | null }): string {
+  const parts: string[] = []
+  if (s.winsB !== null) parts.push(`B won ${s.winsB}`)
+  if (s.winsA !== null) parts.push(`A won ${s.winsA}`)
+  if (s.ties !== null) parts.push(`ties ${s.ties}`)
+  if (s.identical !== null) parts.push(`identical ${s.identical}`)
+  if (s.pairs !== null) parts.push(`of ${s.pairs} pairs`)
+  return parts.join(' · ')
+}
+
+// ---- durations and estimates ---------------------------------------------------------------------
+
+/** 42 → "42 s", 312 → "5 min 12 s", 3725 → "1 h 02 min", 90061 → "25 h 01 min"; null → "—". */
+export function durationText(seconds: number | null | undefined): string {
+  if (seconds === null || seconds === undefined || !Number.isFinite(seconds) || seconds < 0) return '—'
+  const s = Math.round(seconds)
+  if (s < 60) return `${s} s`
+  if (s < 3600) return `${Math.floor(s / 60)} min${s % 60 ? ` ${s % 60} s` : ''}`
+  const m = Math.round(s / 60)
+  return `${Math.floor(m / 60)} h ${String(m % 60).padStart(2, '0')} min`
+}
+
+/** A job's (or stage's) run time: the server's `duration_s`, else started → finished (or now, while running). */
+export function runSeconds(j: { duration_s?: number | null; started_at: string | null; finished_at: string | null }, now: number): number | null {
+  if (typeof j.duration_s === 'number' && Number.isFinite(j.duration_s)) return j.duration_s
+  if (!j.started_at) return null
+  const start = Date.parse(j.started_at)
+  const end = j.finished_at ? Date.parse(j.finished_at) : now
+  return Number.isFinite(start) && Number.isFinite(end) ? Math.max(0, (end - start) / 1000) : null
+}
+
+/** A rough time for an estimate: "about 40 s", "about 5 min", "about 3.2 h". */
+export function roughDuration(seconds: number): string {
+  if (seconds < 90) return `about ${Math.max(10, Math.round(seconds / 10) * 10)} s`
+  if (seconds < 90 * 60) return `about ${Math.round(seconds / 60)} min`
+  return `about ${(seconds / 3600).toFixed(1)} h`
+}
+
+/** 134515008 → "135 M", 81920 → "81.9 k", 1600 → "1.6 k", 950 → "950". */
+export function compactCount(n: number): string {
+  const a = Math.abs(n)
+  const short = (x: number) => String(Number(x.toPrecision(3))) // 1.60 → "1.6"
+  if (a >= 1e9) return `${short(n / 1e9)} G`
+  if (a >= 1e6) return `${short(n / 1e6)} M`
+  if (a >= 1e3) return `${short(n / 1e3)} k`
+  return String(n)
+}
+
+export interface EstimateView {
+  headline: string
+  facts: string[]
+  basis: string
+  warning: string | null
+}
+
+/** What the new-job form shows of `POST /jobs/estimate`: the time, what it is made of, and its warning. */
+export function estimateView(e: Estimate): EstimateView {
+  const facts: string[] = []
+  const add = (v: number | null | undefined, unit: string) => {
+    if (typeof v === 'number' && Number.isFinite(v)) facts.push(`${compactCount(v)} ${unit}`)
+  }
+  add(e.steps, 'steps')
+  add(e.examples, 'examples')
+  add(e.tokens, 'tokens')
+  add(e.model_params, 'model parameters')
+  return {
+    headline: typeof e.seconds === 'number' && Number.isFinite(e.seconds) ? roughDuration(e.seconds) : 'no time estimate for this job',
+    facts,
+    basis: e.basis ?? '',
+    warning: e.warning || null,
+  }
 }
 
 // ---- model metrics --------------------------------------------------------------------------------

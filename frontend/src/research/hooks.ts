@@ -1,6 +1,7 @@
 import { type DependencyList, useCallback, useEffect, useRef, useState } from 'react'
 import { useLocation } from 'react-router-dom'
-import { researchApi, type ModelVersion, type Snapshot } from './researchApi'
+import { humanize } from './format'
+import { type Job, researchApi, type ModelVersion, type Snapshot } from './researchApi'
 
 export function errorText(e: unknown): string {
   return e instanceof Error ? e.message : String(e)
@@ -78,4 +79,26 @@ export function useHashTarget(ready: boolean): string {
     if (ready && hash) document.getElementById(hash)?.scrollIntoView({ block: 'center' })
   }, [ready, hash])
   return hash
+}
+
+export interface JobInputView {
+  key: string
+  label: string
+  type: 'snapshot' | 'model'
+  id: number
+  name: string
+}
+
+/**
+ * A job's inputs by name: the API's named `inputs` ({"model": {type, id, name}}) when present, else the
+ * plain id lists of older jobs, named from the registry.
+ */
+export function jobInputs(job: Job, registry: ReturnType<typeof useRegistry>): JobInputView[] {
+  if (job.inputs && Object.keys(job.inputs).length) {
+    return Object.entries(job.inputs).map(([key, v]) => ({ key, label: humanize(key), type: v.type, id: v.id, name: v.name }))
+  }
+  return [
+    ...job.input_snapshots.map((id) => ({ key: `s${id}`, label: 'Snapshot', type: 'snapshot' as const, id, name: registry.snapshotById.get(id)?.name ?? `snapshot #${id}` })),
+    ...job.input_models.map((id) => ({ key: `m${id}`, label: 'Model', type: 'model' as const, id, name: registry.modelById.get(id)?.name ?? `model #${id}` })),
+  ]
 }

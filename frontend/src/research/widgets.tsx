@@ -1,6 +1,8 @@
 import type { ReactNode } from 'react'
+import { useResource } from './hooks'
+import { type KindSpec, researchApi } from './researchApi'
 import { NavLink } from 'react-router-dom'
-import type { JobStatus } from './researchApi'
+import type { IterationStatus, JobStatus, StageStatus } from './researchApi'
 
 /** Title + the research sub-navigation. */
 export function ResearchTabs({ title, children }: { title: string; children?: ReactNode }) {
@@ -14,12 +16,14 @@ export function ResearchTabs({ title, children }: { title: string; children?: Re
         <NavLink to="/research/snapshots">Snapshots</NavLink>
         <NavLink to="/research/models">Models</NavLink>
         <NavLink to="/research/jobs">Jobs</NavLink>
+        <NavLink to="/research/iterations">Iterations</NavLink>
       </nav>
     </div>
   )
 }
 
-export function StatusBadge({ status, cancelRequested = false }: { status: JobStatus; cancelRequested?: boolean }) {
+/** A job's, iteration's or stage's status (queued/pending, running, succeeded, failed, cancelled). */
+export function StatusBadge({ status, cancelRequested = false }: { status: JobStatus | StageStatus | IterationStatus; cancelRequested?: boolean }) {
   return (
     <span className={`status job-${status}`}>
       {status}
@@ -53,5 +57,18 @@ export function ErrorAlert({ error }: { error: string | null | undefined }) {
     <p className="error" role="alert">
       {error}
     </p>
+  )
+}
+
+/** A page whose form is built from `GET /job-kinds`: the title, then the form once the kinds are loaded. */
+export function JobKindsPage({ title, children }: { title: string; children: (kinds: KindSpec[]) => ReactNode }) {
+  const kinds = useResource(() => researchApi.jobKinds(), [])
+  return (
+    <div className="research">
+      <ResearchTabs title={title} />
+      <ErrorAlert error={kinds.error && `Could not load the job kinds: ${kinds.error}`} />
+      {!kinds.data && !kinds.error && <p role="status">Loading…</p>}
+      {kinds.data && children(kinds.data)}
+    </div>
   )
 }
