@@ -90,7 +90,9 @@ export interface LineIssue {
 
 export interface ImportReport {
   imported: number
+  /** The first 200 skipped lines; `duplicates_count` counts them all. */
   duplicates: LineIssue[]
+  duplicates_count: number
   tasks_created: number
 }
 

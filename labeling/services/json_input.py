@@ -34,10 +34,19 @@ def has_lone_surrogate(text: str) -> bool:
     return False
 
 
-def _path(parent: str, key) -> str:
-    if isinstance(key, int):
-        return f"{parent}[{key}]"
-    return f"{parent}.{key}" if parent else str(key)
+_JSON_TYPES = (type(None), bool, int, float, str, dict, list)  # bool before int: it is an int subclass
+
+
+def _path(where: str, trail) -> str:
+    """``trail`` is a linked list ``(parent_trail, key)`` from the root: rendered only for a message."""
+    keys = []
+    while trail is not None:
+        trail, key = trail
+        keys.append(key)
+    path = where
+    for key in reversed(keys):
+        path = f"{path}[{key}]" if isinstance(key, int) else (f"{path}.{key}" if path else str(key))
+    return path or "value"
 
 
 def _string_problem(text: str, *, check_nul: bool) -> str | None:
@@ -56,37 +65,42 @@ def _number_problem(value: float) -> str | None:
     return None
 
 
-def _item_problem(value, depth: int, max_depth: int, check_nul: bool):
-    """The problem of one value itself (not its children), or None; children are walked by the caller."""
-    if isinstance(value, (dict, list)) and depth > max_depth:
-        return f"nested more than {max_depth} levels deep"
-    if isinstance(value, str):
-        return _string_problem(value, check_nul=check_nul)
-    if isinstance(value, float):
-        return _number_problem(value)
-    if value is None or isinstance(value, (bool, int, dict, list)):
-        return None
-    return f"{type(value).__name__} is not a JSON value"
-
-
 def _walk(value, *, where: str, max_depth: int, check_nul: bool) -> str | None:
-    """The first problem found as ``"<path>: <message>"``, or None. Iterative (explicit stack)."""
-    stack = [(value, where, 1)]
+    """The first problem found as ``"<path>: <message>"``, or None.
+
+    Iterative (an explicit stack), so a deep value cannot crash the check itself; the path of a node
+    is kept as a linked list of keys and turned into text only for the message (bodies are checked
+    on the hot path)."""
+    stack = [(value, 1, None)]
+    pop, push = stack.pop, stack.append
     while stack:
-        item, path, depth = stack.pop()
-        problem = _item_problem(item, depth, max_depth, check_nul)
+        item, depth, trail = pop()
+        kind = type(item)
+        if kind not in _JSON_TYPES:  # a subclass (e.g. a str subclass) counts as its JSON type
+            kind = next((t for t in _JSON_TYPES if isinstance(item, t)), kind)
+        if kind is str:
+            problem = _string_problem(item, check_nul=check_nul)
+        elif kind is float:
+            problem = _number_problem(item)
+        elif kind is dict or kind is list:
+            problem = f"nested more than {max_depth} levels deep" if depth > max_depth else None
+        elif item is None or kind is bool or kind is int:
+            continue
+        else:
+            problem = f"{kind.__name__} is not a JSON value"
         if problem:
-            return f"{path or 'value'}: {problem}"
-        if isinstance(item, dict):
-            for key, child in reversed(list(item.items())):
+            return f"{_path(where, trail)}: {problem}"
+        if kind is dict:
+            for key, child in reversed(item.items()):  # pushed last to first: checked in document order
                 if not isinstance(key, str):
-                    return f"{path or 'value'}: object keys must be strings"
+                    return f"{_path(where, trail)}: object keys must be strings"
                 key_problem = _string_problem(key, check_nul=check_nul)
                 if key_problem:
-                    return f"{path or 'value'}: a key: {key_problem}"
-                stack.append((child, _path(path, key), depth + 1))
-        elif isinstance(item, list):
-            stack.extend((child, _path(path, i), depth + 1) for i, child in reversed(list(enumerate(item))))
+                    return f"{_path(where, trail)}: a key: {key_problem}"
+                push((child, depth + 1, (trail, key)))
+        elif kind is list:
+            for i in range(len(item) - 1, -1, -1):
+                push((item[i], depth + 1, (trail, i)))
     return None
 
 

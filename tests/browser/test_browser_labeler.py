@@ -188,11 +188,20 @@ def test_reload_restores_ranking_draft_and_failed_submit_offers_retry(page: Page
     cards.nth(2).get_by_label("Note on output C (optional)").fill("Wrong: it is not a list.")
     page.keyboard.press("Escape")
     page.keyboard.press("b")
-    for _ in range(4):  # A, B, C, D each placed as the next rank, in that order
+    ranks = page.locator(".ranks .bucket")
+    for placed in range(1, 5):  # A, B, C, D each placed as the next rank, in that order
+        expect(page.locator(f'.board [data-chip="{ids["ABCD"[placed - 1]]}"]')).to_be_focused()
         page.keyboard.press("Enter")
+        expect(ranks).to_have_count(placed)  # the key was handled: wait for the state, not for time
         page.keyboard.press("ArrowDown")
     page.get_by_label("None of these outputs is acceptable").check()
+    expect(page.locator("#submit-missing")).to_contain_text("Ready to submit.")
 
+    # What the reload must bring back is in the draft now (the reload itself is what is under test).
+    page.wait_for_function(
+        """() => Object.entries(localStorage).some(([k, v]) => k.startsWith('prefloop:draft:')
+               && JSON.parse(v).body.buckets.length === 4 && JSON.parse(v).body.noneAcceptable)"""
+    )
     page.reload()
     expect(page.get_by_text("Restored your unsent work")).to_be_visible()
     cards = page.locator("article.output-card")

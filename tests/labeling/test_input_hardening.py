@@ -74,6 +74,14 @@ def test_deep_or_malformed_bodies_are_400_even_anonymous(client_for, campaign_ad
 
 
 @pytest.mark.django_db
+def test_valid_escapes_and_ordinary_bodies_still_pass(client_for, campaign_admin):
+    body = '{"name": "emoji \\ud83d\\ude00 ok", "generation_settings": {"temperature": 0.7, "top_p": 1e-5}}'
+    r = post_raw(client_for(campaign_admin), f"{API}/campaigns", body)
+    assert r.status_code == 201, r.content
+    assert r.json()["name"] == "emoji \U0001F600 ok" and r.json()["generation_settings"]["top_p"] == 1e-5
+
+
+@pytest.mark.django_db
 def test_body_problems_name_their_path(client_for, campaign_admin):
     client = client_for(campaign_admin)
     r = post_raw(client, f"{API}/campaigns", '{"name": "c", "generation_settings": {"top_p": [0.9, 1e400]}}')

@@ -28,7 +28,8 @@ STRONG_KEY = {"SECRET_KEY": "k3y-" + "Zq9xW2vB7nM4pL8sT1rY6uE5oI0aS3dF" * 2}
 
 def _production_env(env_extra: dict) -> dict:
     env = {k: v for k, v in os.environ.items()
-           if k not in ("SECRET_KEY", "DJANGO_SETTINGS_MODULE", "CACHE_URL", "AUTH_THROTTLE_SINGLE_PROCESS")}
+           if k not in ("SECRET_KEY", "DJANGO_SETTINGS_MODULE", "CACHE_URL", "AUTH_THROTTLE_SINGLE_PROCESS",
+                        "DJANGO_ALLOW_ASYNC_UNSAFE")}  # set by the browser tests' conftest, refused by check --deploy
     env.update({"DJANGO_SETTINGS_MODULE": "config.settings.production", "PREFLOOP_VAR_DIR": "/tmp/prefloop-prod-check", **env_extra})
     return env
 

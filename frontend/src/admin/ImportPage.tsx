@@ -101,8 +101,13 @@ export function ImportPage() {
               Imported <strong>{result.report.imported}</strong> prompt{result.report.imported === 1 ? '' : 's'}, created{' '}
               <strong>{result.report.tasks_created}</strong> task{result.report.tasks_created === 1 ? '' : 's'}.
             </p>
-            {result.report.duplicates.length > 0 && (
-              <IssueTable caption={`${result.report.duplicates.length} duplicate line(s) skipped`} rows={result.report.duplicates} />
+            {result.report.duplicates_count > 0 && (
+              <IssueTable
+                caption={`${result.report.duplicates_count} duplicate line(s) skipped${
+                  result.report.duplicates_count > result.report.duplicates.length ? ` (the first ${result.report.duplicates.length} listed)` : ''
+                }`}
+                rows={result.report.duplicates}
+              />
             )}
           </section>
         )}

@@ -13,7 +13,8 @@ interface Props {
   rating: RatingDraft
   flags: string[]
   placement: string
-  onChange: (r: RatingDraft) => void
+  /** Called with an update of the rating as it is when applied (never a copy of an older render's). */
+  onChange: (update: (r: RatingDraft) => RatingDraft) => void
 }
 
 /** One output: its text (untrusted, shown as text), Likert 1–7 (keys 1–7 while focused), flags, note. */
@@ -31,11 +32,12 @@ export const OutputCard = forwardRef<HTMLElement, Props>(function OutputCard(
     if (isTypingTarget(e.target) || e.ctrlKey || e.metaKey || e.altKey) return
     if (/^[1-7]$/.test(e.key)) {
       e.preventDefault()
-      onChange({ ...rating, likert: Number(e.key) })
+      const likert = Number(e.key)
+      onChange((r) => ({ ...r, likert }))
     }
   }
   const toggleFlag = (flag: string, on: boolean) =>
-    onChange({ ...rating, flags: on ? [...rating.flags.filter((f) => f !== flag), flag] : rating.flags.filter((f) => f !== flag) })
+    onChange((r) => ({ ...r, flags: on ? [...r.flags.filter((f) => f !== flag), flag] : r.flags.filter((f) => f !== flag) }))
 
   const titleId = `output-${id}-title`
   return (
@@ -68,7 +70,7 @@ export const OutputCard = forwardRef<HTMLElement, Props>(function OutputCard(
                 name={`likert-${id}`}
                 value={n}
                 checked={rating.likert === n}
-                onChange={() => onChange({ ...rating, likert: n })}
+                onChange={() => onChange((r) => ({ ...r, likert: n }))}
               />
               <span>{n}</span>
             </label>
@@ -93,7 +95,10 @@ export const OutputCard = forwardRef<HTMLElement, Props>(function OutputCard(
       )}
       <label className="field note">
         <span>Note on output {label} (optional)</span>
-        <textarea rows={1} value={rating.note} onChange={(e) => onChange({ ...rating, note: e.target.value })} />
+        <textarea rows={1} value={rating.note} onChange={(e) => {
+          const note = e.target.value
+          onChange((r) => ({ ...r, note }))
+        }} />
       </label>
     </article>
   )

@@ -14,13 +14,15 @@ import {
   useSensor,
   useSensors,
 } from '@dnd-kit/core'
-import { useEffect, useRef, useState } from 'react'
+import { useLayoutEffect, useRef, useState } from 'react'
 import * as B from '../ranking/board'
 import { snippet } from '../text'
 
 interface Props {
   board: B.Board
-  onChange: (board: B.Board) => void
+  /** Called with a board operation, applied by the owner to the board as it is then (so two quick key
+   * presses never act on the same old board and overwrite each other). */
+  onChange: (update: (board: B.Board) => B.Board) => void
   texts: Record<number, string>
   likert: Record<number, number | null | undefined>
 }
@@ -63,18 +65,22 @@ export function RankingBoard({ board, onChange, texts, likert }: Props) {
   const sensors = useSensors(useSensor(PointerSensor, { activationConstraint: { distance: 4 } }))
   const L = (id: number) => B.outputLabel(board, id)
 
-  useEffect(() => {
+  // A chip that moves between the pool and a rank is a new element: focus goes back to it within the
+  // same commit (a layout effect), so the next key press can never land on the page body and be lost.
+  useLayoutEffect(() => {
     if (!refocus.current) return
     refocus.current = false
     chips.current.get(focused)?.focus()
   })
 
-  const apply = (next: B.Board, id: number, verb: string) => {
+  /** Announce `op` on the board as rendered, and hand the owner `op` itself to apply to the latest board. */
+  const apply = (op: (b: B.Board) => B.Board, id: number, verb: string) => {
+    const next = op(board)
     if (next === board || JSON.stringify(next.buckets) === JSON.stringify(board.buckets)) {
       setStatus(`Output ${L(id)} can’t be ${verb} from here. ${B.describe(board, id)}`)
       return
     }
-    onChange(next)
+    onChange(op)
     setStatus(`Output ${L(id)} ${verb}. ${B.describe(next, id)}`)
   }
 
@@ -93,14 +99,15 @@ export function RankingBoard({ board, onChange, texts, likert }: Props) {
       if ((e.key === 'Enter' || e.key === ' ') && B.positionOf(board, id).kind === 'unranked') {
         e.preventDefault()
         refocus.current = true
-        return apply(B.moveUp(board, id), id, 'placed on the board')
+        const place = (b: B.Board) => (B.positionOf(b, id).kind === 'unranked' ? B.moveUp(b, id) : b)
+        return apply(place, id, 'placed on the board')
       }
     }
     const hit = opFor(e)
     if (!hit) return
     e.preventDefault()
     refocus.current = true
-    apply(hit.op(board, id), id, hit.verb)
+    apply((b) => hit.op(b, id), id, hit.verb)
   }
 
   const onDragStart = (e: DragStartEvent) => setDragging(Number(String(e.active.id).slice(5)))
@@ -109,12 +116,12 @@ export function RankingBoard({ board, onChange, texts, likert }: Props) {
     const id = Number(String(e.active.id).slice(5))
     const over = e.over ? String(e.over.id) : null
     if (!over) return
-    let next = board
-    if (over.startsWith('bucket-')) next = B.placeInBucket(board, id, Number(over.slice(7)))
-    else if (over.startsWith('gap-')) next = B.placeAsNewBucket(board, id, Number(over.slice(4)))
-    else if (over === 'pool') next = B.unrank(board, id)
+    let op: ((b: B.Board) => B.Board) | null = null
+    if (over.startsWith('bucket-')) op = (b) => B.placeInBucket(b, id, Number(over.slice(7)))
+    else if (over.startsWith('gap-')) op = (b) => B.placeAsNewBucket(b, id, Number(over.slice(4)))
+    else if (over === 'pool') op = (b) => B.unrank(b, id)
     setFocused(id)
-    if (JSON.stringify(next.buckets) !== JSON.stringify(board.buckets)) apply(next, id, 'moved')
+    if (op && JSON.stringify(op(board).buckets) !== JSON.stringify(board.buckets)) apply(op, id, 'moved')
   }
   const announcements: Announcements = {
     onDragStart: ({ active }) => `Picked up output ${L(Number(String(active.id).slice(5)))}.`,

@@ -123,7 +123,9 @@ export function RankingTask({ assignment, onDone }: { assignment: Assignment; on
                   rating={rating(c.id)}
                   flags={flags}
                   placement={placement(c.id)}
-                  onChange={(r) => setBody((b) => ({ ...b, ratings: { ...b.ratings, [c.id]: r } }))}
+                  onChange={(update) =>
+                    setBody((b) => ({ ...b, ratings: { ...b.ratings, [c.id]: update(b.ratings[c.id] ?? EMPTY_RATING) } }))
+                  }
                 />
               ))}
             </div>
@@ -135,7 +137,9 @@ export function RankingTask({ assignment, onDone }: { assignment: Assignment; on
             board={board}
             texts={texts}
             likert={likert}
-            onChange={(next) => setBody((b) => ({ ...b, buckets: next.buckets.map((x) => [...x]) }))}
+            onChange={(update) =>
+              setBody((b) => ({ ...b, buckets: update({ order, buckets: b.buckets }).buckets.map((x) => [...x]) }))
+            }
           />
           <label className="check-row none-acceptable">
             <input

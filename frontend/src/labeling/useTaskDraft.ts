@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useRef, useState } from 'react'
+import { useCallback, useEffect, useLayoutEffect, useRef, useState } from 'react'
 import { useAuth } from '../auth'
 import { createDraftStore, drafts, type DraftBody, MemoryStorage } from '../drafts'
 
@@ -40,8 +40,9 @@ export function useTaskDraft<B extends DraftBody>(
     setSaveFailed(!ok)
   }, [assignmentId, store])
 
-  // Save on every edit.
-  useEffect(persist, [body, pending, persist])
+  // Save on every edit, in the commit that shows it (a layout effect): a passive effect may run a task
+  // later, after a reload has already begun, and the draft would miss the last action.
+  useLayoutEffect(persist, [body, pending, persist])
 
   // Time on task: counts while the tab is visible; saved every 5 s and when the page goes away.
   useEffect(() => {
