@@ -1,0 +1,174 @@
+"""Human evaluation without a worker: the held-out check, generate jobs whose samples become blind K=2
+tasks (through the runner's finish hook), labelers through the real queue, results, the judge on the same
+texts, the leaderboard, and exports (evaluation campaigns kept out of training exports by default)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from django.core.exceptions import ValidationError
+
+from labeling.jobs import runner
+from labeling.jobs.command import generations_path
+from labeling.jobs.loop import import_generated
+from labeling.jobs.services import job_dir, model_version_create
+from labeling.jobs.sweep import jobs_sweep
+from labeling.models import Campaign, Completion, Evaluation, Job, Prompt, Task
+from labeling.selectors.evaluations import evaluation_results, leaderboard
+from labeling.services.evaluations import evaluation_advance, evaluation_create, evaluation_export
+from labeling.services.exports import snapshot_create
+from labeling.services.prompts import prompt_content_hash
+from labeling.services.queue import assignment_next
+from labeling.services.submissions import assignment_submit
+
+pytestmark = pytest.mark.django_db
+
+CATEGORIES = ["generation", "open_qa", "brainstorming"]
+
+
+@pytest.fixture
+def policies(data_dir):
+    return [model_version_create(name=f"pol-{x}", kind="policy", artifact_path="tiny") for x in "abc"]
+
+
+@pytest.fixture
+def judge(data_dir):
+    return model_version_create(name="judge-rm", kind="reward", artifact_path="tiny")
+
+
+def held_out_campaign(n=6, name="held-out") -> Campaign:
+    campaign = Campaign.objects.create(name=name, task_kinds=["demonstration"])
+    for i in range(n):
+        messages = [{"role": "user", "content": f"Held-out question {i}?"}]
+        Prompt.objects.create(campaign=campaign, messages=messages, category=CATEGORIES[i % 3], author_id=f"au{i}",
+                              content_hash=prompt_content_hash(messages))
+    return campaign
+
+
+def finish_generate(job: Job, texts: dict[int, str], django_capture_on_commit_callbacks) -> None:
+    """What a generate run leaves behind, then the runner's own finish (which advances the evaluation)."""
+    path = generations_path(job)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps({"prompt_id": pid, "completions": [t], "settings": {"k": 1}}) + "\n"
+                            for pid, t in texts.items()), encoding="utf-8")
+    assert import_generated(job=job)["tasks_created"] == 0  # an evaluation's samples are not ordinary tasks
+    with django_capture_on_commit_callbacks(execute=True):
+        runner.finish(job, Job.Status.SUCCEEDED)
+
+
+def test_prompts_that_went_into_training_are_refused(labeled, policies):
+    snapshot_create(kind="comparisons", campaign_ids=[labeled.campaign.pk], name="rm-data")
+    with pytest.raises(ValidationError, match=r"12 prompt\(s\) went into training.*in snapshot 'rm-data'"):
+        evaluation_create(name="dirty", policies=policies[:2], prompt_campaign=labeled.campaign)
+    copy = held_out_campaign(2, name="copied-text")  # same text as a trained prompt, under another id
+    trained = labeled.campaign.prompts.first()
+    Prompt.objects.filter(pk=copy.prompts.first().pk).update(messages=trained.messages)
+    with pytest.raises(ValidationError, match=r"1 prompt\(s\).*text is in snapshot 'rm-data'"):
+        evaluation_create(name="dirty2", policies=policies[:2], prompt_campaign=copy)
+    with pytest.raises(ValidationError, match="at least two different policies"):
+        evaluation_create(name="one", policies=[policies[0], policies[0]], prompt_campaign=held_out_campaign(1, "x"))
+    assert not Evaluation.objects.exists() and not Job.objects.filter(kind="generate").exists()
+
+
+def test_prompts_a_compared_policy_was_optimised_on_are_refused(policies, data_dir):
+    prompts = held_out_campaign(3)
+    snap = snapshot_create(kind="prompts", campaign_ids=[prompts.pk], name="ppo-prompts")
+    ppo = Job.objects.create(kind="ppo", status=Job.Status.SUCCEEDED)
+    ppo.input_snapshots.set([snap])
+    parent = policies[0]
+    parent.job = ppo
+    parent.save()
+    child = model_version_create(name="child", kind="policy", artifact_path="tiny", parent=parent)
+    with pytest.raises(ValidationError, match="in snapshot 'ppo-prompts'"):
+        evaluation_create(name="e", policies=[child, policies[1]], prompt_campaign=prompts)
+    # The same prompts are held out for policies whose lineage never saw them.
+    assert evaluation_create(name="e", policies=policies[1:], prompt_campaign=prompts).status == "generating"
+
+
+def test_an_evaluation_from_samples_to_leaderboard(policies, judge, labeler, make_user,
+                                                   django_capture_on_commit_callbacks):
+    source = held_out_campaign(6)
+    with django_capture_on_commit_callbacks(execute=False):
+        evaluation = evaluation_create(name="ev1", policies=policies, prompt_campaign=source, judge=judge,
+                                       generation_settings={"temperature": 0.7, "max_new_tokens": 32, "seed": 5},
+                                       labels_per_task=2)
+    campaign = evaluation.campaign
+    assert campaign.task_kinds == ["ranking"] and campaign.completions_per_prompt == 2
+    gen = list(evaluation.jobs.order_by("id"))
+    assert [j.inputs["model"]["id"] for j in gen] == [p.pk for p in policies]
+    assert all(j.params == {"temperature": 0.7, "max_new_tokens": 32, "seed": 5, "k": 1} for j in gen)
+    assert len({j.inputs["prompts"]["id"] for j in gen}) == 1
+
+    prompt_ids = list(campaign.prompts.order_by("id").values_list("id", flat=True))
+    for policy, job in zip(policies, gen):
+        # pol-a and pol-b answer the first prompt identically: still a task, reported as identical.
+        texts = {pid: ("same answer" if i == 0 and policy.name != "pol-c" else f"{policy.name} answer {i}")
+                 for i, pid in enumerate(prompt_ids)}
+        finish_generate(job, texts, django_capture_on_commit_callbacks)
+        evaluation.refresh_from_db()
+        assert evaluation.status == ("labeling" if job == gen[-1] else "generating")
+    tasks = Task.objects.filter(campaign=campaign)
+    assert tasks.count() == 6 * 3 and Campaign.objects.get(pk=campaign.pk).status == "active"
+    assert all(len({c.model_version_id for c in t.completions.all()}) == 2 for t in tasks)
+
+    score_job = evaluation.jobs.get(kind="score")
+    rows = [json.loads(line) for line in (job_dir(score_job) / "samples.jsonl").read_text().splitlines()]
+    assert len(rows) == 18 and {"id", "prompt", "completion"} <= set(rows[0])
+    # A judge that prefers pol-a > pol-b > pol-c: the opposite of the humans below.
+    rank = {"pol-a": 3.0, "pol-b": 2.0, "pol-c": 1.0}
+    by_id = {c.pk: c for c in Completion.objects.filter(prompt__campaign=campaign).select_related("model_version")}
+    out = Path(score_job.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "scores.jsonl").write_text("".join(json.dumps({"id": r["id"], "score": rank[by_id[r["id"]].model_version.name]})
+                                              + "\n" for r in rows))
+    with django_capture_on_commit_callbacks(execute=True):
+        runner.finish(score_job, Job.Status.SUCCEEDED)
+    evaluation.refresh_from_db()
+    assert len(evaluation.judge_scores) == 18
+
+    # Two labelers who always prefer pol-c > pol-b > pol-a, tying identical texts.
+    order = {p.pk: i for i, p in enumerate(reversed(policies))}
+    for person in (labeler, make_user("labeler")):
+        while (a := assignment_next(labeler=person, campaign_id=campaign.pk)) is not None:
+            comps = list(a.task.completions.all())
+            assert sorted(a.display_order) == sorted(c.pk for c in comps)
+            if comps[0].text == comps[1].text:
+                groups = [[comps[0].pk, comps[1].pk]]
+            else:
+                groups = [[c.pk] for c in sorted(comps, key=lambda c: order[c.model_version_id])]
+            assignment_submit(assignment_id=a.pk, labeler=person, data={"ranking": groups})
+
+    results = evaluation_results(evaluation, resamples=200)
+    assert results["comparisons"] == 36 and results["identical"] == 2
+    pairs = {(p["a"], p["b"]): p for p in results["pairs"]}
+    a, b, c = (p.pk for p in policies)
+    assert pairs[(a, b)]["ties"] == 2 and pairs[(a, b)]["win_rate_a"] == pytest.approx(1 / 12)
+    assert pairs[(a, c)]["win_rate_a"] == 0 and pairs[(a, c)]["separated"]
+    assert pairs[(a, c)]["judge"]["win_rate_a"] == 1 and pairs[(a, c)]["judge"]["disagreement"] == 1
+    assert [row["policy"] for row in results["bradley_terry"]] == [c, b, a]
+    assert set(results["categories"]) == set(CATEGORIES)
+
+    board = leaderboard(resamples=200)
+    assert [row["name"] for row in board["policies"]] == ["pol-c", "pol-b", "pol-a"]
+    assert board["policies"][0]["win_rate"]["comparisons"] == 24
+
+    # Feeding back: kept out of training exports unless asked; the evaluation's own export says where it came from.
+    with pytest.raises(ValidationError, match="belong to a human evaluation"):
+        snapshot_create(kind="comparisons", campaign_ids=[campaign.pk])
+    snap = evaluation_export(evaluation=evaluation, name="ev1-comparisons")
+    assert snap.rows == 36 and snap.filters["from_evaluation"] == [evaluation.pk]
+    manifest = json.loads((Path(snap.path) / "manifest.json").read_text())
+    assert manifest["filters"]["from_evaluation"] == [evaluation.pk]
+
+
+def test_a_failed_generate_job_fails_the_evaluation_and_the_sweep_advances(policies, data_dir):
+    evaluation = evaluation_create(name="ev2", policies=policies[:2], prompt_campaign=held_out_campaign(2))
+    first, second = evaluation.jobs.order_by("id")
+    Job.objects.filter(pk=first.pk).update(status=Job.Status.SUCCEEDED)
+    assert evaluation_advance(evaluation_id=evaluation.pk) == "generating"
+    Job.objects.filter(pk=second.pk).update(status=Job.Status.FAILED, error="out of memory\nlog")
+    jobs_sweep()  # the safety net, as if the runner's message were lost
+    evaluation.refresh_from_db()
+    assert evaluation.status == "failed" and evaluation.error == f"generate job {second.pk} failed: out of memory"
+    assert not Task.objects.filter(campaign=evaluation.campaign).exists()
