@@ -15,6 +15,7 @@ import itertools
 import json
 import logging
 import random
+import secrets
 import shutil
 
 from django.core.exceptions import ValidationError
@@ -108,7 +109,7 @@ def evaluation_create(*, name: str, policies: list[ModelVersion], prompt_campaig
     """
     _check_policies(policies, judge)
     params = _generation_params(generation_settings)
-    if Evaluation.objects.filter(name=name).exists() or Campaign.objects.filter(name=f"eval: {name}").exists():
+    if Evaluation.objects.filter(name=name).exists():
         raise ValidationError({"name": [f"an evaluation named {name!r} already exists"]})
     prompts = _source_prompts(prompt_campaign, prompt_snapshot)
     _check_held_out(prompts, policies)
@@ -116,7 +117,8 @@ def evaluation_create(*, name: str, policies: list[ModelVersion], prompt_campaig
     try:
         with transaction.atomic():
             campaign = Campaign.objects.create(
-                name=f"eval: {name}", guidelines=GUIDELINES, status=Campaign.Status.DRAFT,
+                # Labelers see the campaign's name: it must not carry the evaluation's (which may name policies).
+                name=f"Blind comparison {secrets.token_hex(4)}", guidelines=GUIDELINES, status=Campaign.Status.DRAFT,
                 task_kinds=[Campaign.TaskKind.RANKING], completions_per_prompt=2, labels_per_task=labels_per_task,
                 generation_settings=params, created_by=created_by)
             evaluation = Evaluation.objects.create(
@@ -177,11 +179,13 @@ def _create_pair_tasks(evaluation: Evaluation, gen_jobs: list[Job]) -> dict:
     completions = [Completion(prompt_id=pid, model_version_id=policy_id, text=samples[pid],
                               generation_settings={**evaluation.generation_settings, "job": job.pk})
                    for policy_id, (job, samples) in sorted(by_policy.items()) for pid in prompt_ids if pid in samples]
+    rng = random.Random(evaluation.generation_settings.get("seed", 0))
+    rng.shuffle(completions)  # ids in creation order would tell an API-reading labeler which policy is which
     Completion.objects.bulk_create(completions, batch_size=1000)
     by_key = {(c.prompt_id, c.model_version_id): c for c in completions}
     planned = [(pid, by_key[(pid, a)], by_key[(pid, b)]) for pid in prompt_ids
                for a, b in itertools.combinations(sorted(by_policy), 2) if (pid, a) in by_key and (pid, b) in by_key]
-    random.Random(evaluation.generation_settings.get("seed", 0)).shuffle(planned)  # no fixed pair sequence
+    rng.shuffle(planned)  # no fixed pair sequence in the queue
     tasks = Task.objects.bulk_create([
         Task(campaign=campaign, prompt_id=pid, kind=Task.Kind.RANKING, required_labels=campaign.labels_per_task,
              priority=campaign.priority) for pid, _, _ in planned], batch_size=1000)

@@ -172,3 +172,52 @@ def test_a_failed_generate_job_fails_the_evaluation_and_the_sweep_advances(polic
     evaluation.refresh_from_db()
     assert evaluation.status == "failed" and evaluation.error == f"generate job {second.pk} failed: out of memory"
     assert not Task.objects.filter(campaign=evaluation.campaign).exists()
+
+
+def test_api_researchers_create_and_read_labelers_only_see_blind_tasks(policies, client_for, make_user,
+                                                                       django_capture_on_commit_callbacks):
+    researcher, labeler = make_user("researcher"), make_user("labeler")
+    api, labeler_api = client_for(researcher), client_for(labeler)
+    source = held_out_campaign(3)
+    body = {"name": "api-ev", "policies": [p.name for p in policies[:2]], "prompt_campaign_id": source.pk,
+            "generation_settings": {"temperature": 0.5, "seed": 3}}
+    for path, method in (("/api/v1/evaluations", "post"), ("/api/v1/evaluations", "get"),
+                         ("/api/v1/leaderboard", "get")):
+        assert getattr(labeler_api, method)(path, body, format="json").status_code == 403
+        assert getattr(client_for(None), method)(path, body, format="json").status_code == 401
+    bad = api.post("/api/v1/evaluations", {**body, "policies": ["pol-a", "nope"]}, format="json")
+    assert bad.status_code == 400 and "no model version 'nope'" in json.dumps(bad.json())
+    bad = api.post("/api/v1/evaluations", {**body, "generation_settings": {"k": 4}}, format="json")
+    assert bad.status_code == 400 and "k is always 1" in json.dumps(bad.json())
+
+    with django_capture_on_commit_callbacks(execute=False):
+        r = api.post("/api/v1/evaluations", body, format="json")
+    assert r.status_code == 201, r.json()
+    created = r.json()
+    assert created["status"] == "generating" and [j["kind"] for j in created["progress"]["jobs"]] == ["generate"] * 2
+    evaluation = Evaluation.objects.get(pk=created["id"])
+    prompt_ids = list(evaluation.campaign.prompts.values_list("id", flat=True))
+    for policy, job in zip(policies, evaluation.jobs.order_by("id")):
+        finish_generate(job, {pid: f"{policy.name} says {pid}" for pid in prompt_ids}, django_capture_on_commit_callbacks)
+    assert labeler_api.get(f"/api/v1/evaluations/{evaluation.pk}/results").status_code == 403
+
+    r = labeler_api.post("/api/v1/queue/next", {"campaign": evaluation.campaign_id}, format="json")
+    assert r.status_code == 200
+    payload = json.dumps(r.json())
+    assert len(r.json()["task"]["completions"]) == 2
+    assert "api-ev" not in payload and "model" not in json.dumps(r.json()["task"]["completions"])
+    first, second = (c["id"] for c in r.json()["task"]["completions"])
+    assert labeler_api.post(f"/api/v1/assignments/{r.json()['assignment_id']}/submit",
+                            {"ranking": [[first, second]]}, format="json").status_code in (200, 201)
+
+    results = api.get(f"/api/v1/evaluations/{evaluation.pk}/results").json()
+    assert results["comparisons"] == 1 and results["pairs"][0]["ties"] == 1 and "half" in results["ties_rule"]
+    assert results["pairs"][0]["more_comparisons_needed"] is None  # a dead heat
+    board = api.get("/api/v1/leaderboard").json()
+    assert {p["name"] for p in board["policies"]} == {"pol-a", "pol-b"}
+    assert board["policies"][0]["lineage"]["kind"] == "policy"
+    assert api.get("/api/v1/leaderboard?evaluation=x").status_code == 400
+    r = api.post(f"/api/v1/evaluations/{evaluation.pk}/export", {"name": "api-ev-cmp"}, format="json")
+    assert r.status_code == 201 and r.json()["filters"]["from_evaluation"] == [evaluation.pk]
+    listed = api.get("/api/v1/evaluations").json()
+    assert listed["results"][0]["name"] == "api-ev"
