@@ -6,16 +6,7 @@ import pytest
 import torch
 
 from helpers import prompt_messages, run_cli, write_jsonl
-
-
-@pytest.fixture(scope="module")
-def reward_model_dir(tiny_model_dir, tmp_path_factory):
-    from training.reward_model import init_reward_model
-
-    path = tmp_path_factory.mktemp("rm") / "model"
-    torch.manual_seed(0)
-    init_reward_model(tiny_model_dir, "cpu", torch.float32).save_pretrained(path)
-    return path
+from test_evaluate import reward_model_dir  # noqa: F401  (the same untrained reward model fixture)
 
 
 def test_scores_match_the_reward_model_in_input_order(reward_model_dir, tmp_path):

@@ -1,4 +1,5 @@
 import { Navigate, Route, Routes } from 'react-router-dom'
+import { LeaderboardPage } from '../evaluation/LeaderboardPage'
 import { JobDetailPage } from './JobDetailPage'
 import { JobsPage } from './JobsPage'
 import { ModelsPage } from './ModelsPage'
@@ -16,6 +17,7 @@ export default function ResearchRoutes() {
       <Route path="jobs" element={<JobsPage />} />
       <Route path="jobs/new" element={<NewJobPage />} />
       <Route path="jobs/:id" element={<JobDetailPage />} />
+      <Route path="leaderboard" element={<LeaderboardPage />} />
       <Route path="*" element={<p role="alert">Page not found. <a href="/research">Research home</a></p>} />
     </Routes>
   )
