@@ -221,3 +221,38 @@ def test_api_researchers_create_and_read_labelers_only_see_blind_tasks(policies,
     assert r.status_code == 201 and r.json()["filters"]["from_evaluation"] == [evaluation.pk]
     listed = api.get("/api/v1/evaluations").json()
     assert listed["results"][0]["name"] == "api-ev"
+
+
+@pytest.mark.slow
+def test_real_generate_and_score_runs_feed_the_evaluation(data_dir, model_cache, settings, monkeypatch,
+                                                          django_capture_on_commit_callbacks):
+    """The tiny model through the real runner: two policies sample, the pairs appear, the judge scores them."""
+    import torch
+
+    from labeling.jobs.runner import run_job
+    from training.modeling import resolve_model
+    from training.reward_model import init_reward_model
+
+    settings.PREFLOOP_MODEL_CACHE = str(model_cache)
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    judge_dir = Path(data_dir) / "models" / "judge"
+    torch.manual_seed(0)
+    init_reward_model(resolve_model("tiny", cache_dir=model_cache), "cpu", torch.float32).save_pretrained(judge_dir)
+    judge = model_version_create(name="judge", kind="reward", artifact_path=str(judge_dir))
+    first = model_version_create(name="tiny-a", kind="base", artifact_path="tiny")
+    second = model_version_create(name="tiny-b", kind="base", artifact_path="tiny")
+    evaluation = evaluation_create(name="real", policies=[first, second], prompt_campaign=held_out_campaign(3),
+                                   judge=judge, generation_settings={"max_new_tokens": 6, "device": "cpu", "seed": 1})
+    for job in evaluation.jobs.order_by("id"):
+        with django_capture_on_commit_callbacks(execute=True):
+            assert run_job(job.pk, poll_s=0.2) == Job.Status.SUCCEEDED, Job.objects.get(pk=job.pk).log_tail
+    evaluation.refresh_from_db()
+    assert evaluation.status == "labeling"
+    # Same seed, same weights: the two "policies" write the same texts, so every pair is identical but still a task.
+    tasks = list(Task.objects.filter(campaign=evaluation.campaign))
+    assert 1 <= len(tasks) <= 3 and all(len({c.text for c in t.completions.all()}) == 1 for t in tasks)
+    score_job = evaluation.jobs.get(kind="score")
+    with django_capture_on_commit_callbacks(execute=True):
+        assert run_job(score_job.pk, poll_s=0.2) == Job.Status.SUCCEEDED, Job.objects.get(pk=score_job.pk).log_tail
+    evaluation.refresh_from_db()
+    assert len(evaluation.judge_scores) == 2 * len(tasks)
