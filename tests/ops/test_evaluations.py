@@ -58,7 +58,9 @@ def finish_generate(job: Job, texts: dict[int, str], django_capture_on_commit_ca
 
 
 def test_prompts_that_went_into_training_are_refused(labeled, policies):
-    snapshot_create(kind="comparisons", campaign_ids=[labeled.campaign.pk], name="rm-data")
+    rm_data = snapshot_create(kind="comparisons", campaign_ids=[labeled.campaign.pk], name="rm-data")
+    with pytest.raises(ValidationError, match="'rm-data' is a comparisons snapshot, not a prompts snapshot"):
+        evaluation_create(name="wrong-kind", policies=policies[:2], prompt_snapshot=rm_data)
     with pytest.raises(ValidationError, match=r"12 prompt\(s\) went into training.*in snapshot 'rm-data'"):
         evaluation_create(name="dirty", policies=policies[:2], prompt_campaign=labeled.campaign)
     copy = held_out_campaign(2, name="copied-text")  # same text as a trained prompt, under another id
@@ -256,3 +258,16 @@ def test_real_generate_and_score_runs_feed_the_evaluation(data_dir, model_cache,
         assert run_job(score_job.pk, poll_s=0.2) == Job.Status.SUCCEEDED, Job.objects.get(pk=score_job.pk).log_tail
     evaluation.refresh_from_db()
     assert len(evaluation.judge_scores) == 2 * len(tasks)
+
+
+def test_prompts_may_come_from_a_prompts_snapshot(policies, data_dir):
+    source = held_out_campaign(4)
+    snap = snapshot_create(kind="prompts", campaign_ids=[source.pk], name="held-out-v1", valid_fraction=0.5)
+    evaluation = evaluation_create(name="from-snap", policies=policies[:2], prompt_snapshot=snap)
+    copied = list(evaluation.campaign.prompts.order_by("source_id"))
+    originals = {f"prompt:{p.pk}": p for p in source.prompts.all()}
+    assert [p.source_id for p in copied] == sorted(originals)  # train and valid rows alike
+    assert all(p.category == originals[p.source_id].category and p.messages == originals[p.source_id].messages
+               for p in copied)
+    with pytest.raises(ValidationError, match="give either a prompts campaign or a prompts snapshot"):
+        evaluation_create(name="both", policies=policies[:2], prompt_snapshot=snap, prompt_campaign=source)
