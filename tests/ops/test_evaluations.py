@@ -231,6 +231,7 @@ def test_real_generate_and_score_runs_feed_the_evaluation(data_dir, model_cache,
     """The tiny model through the real runner: two policies sample, the pairs appear, the judge scores them."""
     import torch
 
+    from labeling.jobs.estimate import job_estimate
     from labeling.jobs.runner import run_job
     from training.modeling import resolve_model
     from training.reward_model import init_reward_model
@@ -241,6 +242,7 @@ def test_real_generate_and_score_runs_feed_the_evaluation(data_dir, model_cache,
     torch.manual_seed(0)
     init_reward_model(resolve_model("tiny", cache_dir=model_cache), "cpu", torch.float32).save_pretrained(judge_dir)
     judge = model_version_create(name="judge", kind="reward", artifact_path=str(judge_dir))
+    assert job_estimate(kind="score", inputs={"reward_model": judge}, params={})["model_params"] > 0
     first = model_version_create(name="tiny-a", kind="base", artifact_path="tiny")
     second = model_version_create(name="tiny-b", kind="base", artifact_path="tiny")
     evaluation = evaluation_create(name="real", policies=[first, second], prompt_campaign=held_out_campaign(3),
