@@ -122,3 +122,25 @@ class JobAdmin(admin.ModelAdmin):
         "status", "progress", "heartbeat_at", "started_at", "finished_at", "log_tail", "metrics", "result",
         "error", "attempts", "pid", "created_at", "updated_at",
     )
+
+
+@admin.register(models.Evaluation)
+class EvaluationAdmin(admin.ModelAdmin):
+    """Created and advanced by ``labeling.services.evaluations``: the links and the judge's scores are read-only."""
+
+    list_display = ("id", "name", "status", "campaign", "judge", "created_by", "created_at")
+    list_filter = ("status",)
+    search_fields = ("name",)
+    raw_id_fields = ("campaign", "prompt_campaign", "prompt_snapshot", "judge", "created_by")
+    readonly_fields = ("campaign", "policies", "jobs", "judge_scores", "created_at", "updated_at")
+
+
+@admin.register(models.Iteration)
+class IterationAdmin(admin.ModelAdmin):
+    """Advanced by ``labeling.services.iterations``; its stages are its jobs."""
+
+    list_display = ("id", "name", "status", "method", "base_model", "target_campaign", "created_at")
+    list_filter = ("status", "method")
+    search_fields = ("name",)
+    raw_id_fields = ("base_model", "target_campaign", "created_by")
+    readonly_fields = ("created_at", "updated_at", "finished_at")
