@@ -41,7 +41,10 @@ def wilson_interval(score: float, n: float, confidence: float = 0.95) -> tuple[f
     p = score / n
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return (max(0.0, centre - half), min(1.0, centre + half))
+    # At p = 0 (or 1) the bound is exactly 0 (or 1); rounding would leave 1e-17.
+    low = 0.0 if score <= 0 else max(0.0, centre - half)
+    high = 1.0 if score >= n else min(1.0, centre + half)
+    return (low, high)
 
 
 def comparisons_to_separate(score: float, n: float, confidence: float = 0.95) -> int | None:

@@ -5,6 +5,7 @@ test-artifacts/screenshots/20-evaluation-leaderboard.png."""
 from __future__ import annotations
 
 import json
+import math
 import random
 import re
 
@@ -14,7 +15,7 @@ from playwright.sync_api import Page, expect
 from labeling import roles
 from labeling.jobs import services as job_services
 from labeling.jobs.command import generations_path
-from labeling.models import Completion, Job
+from labeling.models import Completion, Evaluation, Job
 from labeling.services.evaluations import evaluation_advance, evaluation_create
 from labeling.services.queue import assignment_next
 from labeling.services.submissions import assignment_submit
@@ -25,7 +26,9 @@ from test_browser_a11y import audit, axe_page  # noqa: F401  (axe_page is a fixt
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser"), pytest.mark.django_db(transaction=True)]
 
 CATEGORIES = ("generation", "open_qa", "brainstorming")
-STRENGTH = {"sft-1": 0.0, "ppo-1": 0.6, "ppo-2": 1.2}  # the simulated labelers' true preference
+# The simulated labelers' true BT strengths: far enough apart that 24 comparisons per pair order them
+# reliably (P(ppo-1 out-wins ppo-2 over 24) < 1e-3), so the screen's order is not a coin toss.
+STRENGTH = {"sft-1": 0.0, "ppo-1": 1.5, "ppo-2": 3.0}
 
 
 @pytest.fixture
@@ -57,9 +60,14 @@ def judged(roles_exist, settings, tmp_path, monkeypatch):
     for person in labelers:
         while (a := assignment_next(labeler=person, campaign_id=evaluation.campaign_id)) is not None:
             x, y = a.display_order
-            p_x = 1 / (1 + 2.718281828 ** (STRENGTH[names[y]] - STRENGTH[names[x]]))
+            p_x = 1 / (1 + math.exp(STRENGTH[names[y]] - STRENGTH[names[x]]))
             assignment_submit(assignment_id=a.id, labeler=person,
                               data={"ranking": [[x], [y]] if rng.random() < p_x else [[y], [x]]})
+    # A judge that scored the same texts (as its score job would have): it prefers the SFT model's answers.
+    judge = job_services.model_version_create(name="rm-1", kind="reward", artifact_path="tiny")
+    Evaluation.objects.filter(pk=evaluation.pk).update(
+        judge=judge, judge_scores={str(cid): {"sft-1": 2.0, "ppo-1": 1.0, "ppo-2": 0.0}[name] + rng.random()
+                                   for cid, name in names.items()})
     return evaluation
 
 
@@ -79,6 +87,10 @@ def test_researcher_reads_the_leaderboard_with_error_bars(page: Page, shot, judg
         expect(page.get_by_role("img", name=f"Category: {category}")).to_be_visible()
     pairs = page.get_by_role("table", name=re.compile("Every pair"))
     expect(pairs.get_by_role("row")).to_have_count(4)
+    expect(page.get_by_text(re.compile(r"The reward model disagrees with the labelers on 0\.\d+"))).to_be_visible()
+    page.get_by_label("Evaluation").select_option(str(judged.pk))  # one evaluation instead of all pooled
+    expect(page.get_by_text(re.compile(r"72 blind comparisons from 1 evaluation"))).to_be_visible()
+    expect(rows.nth(1)).to_contain_text("ppo-2")
     shot(page, "20-evaluation-leaderboard", full_page=True)
     page.watch.assert_clean()
 

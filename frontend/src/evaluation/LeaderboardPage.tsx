@@ -1,3 +1,4 @@
+import { useState } from 'react'
 import { Link } from 'react-router-dom'
 import { formatNumber } from '../components/lineChart'
 import { useResource } from '../research/hooks'
@@ -116,12 +117,28 @@ function PolicyTable({ rows }: { rows: LeaderboardRow[] }) {
 
 /** The leaderboard: policies by blind human preference, with error bars per policy and per prompt category. */
 export function LeaderboardPage() {
-  const { data, error } = useResource(() => evaluationApi.leaderboard(), [])
+  const [evaluationId, setEvaluationId] = useState<number | null>(null)
+  const { data: evaluations } = useResource(() => evaluationApi.evaluations(), [])
+  const { data, error } = useResource(() => evaluationApi.leaderboard(evaluationId), [evaluationId])
   const names = new Map((data?.policies ?? []).map((p) => [p.policy, p.name]))
   const categories = [...new Set((data?.policies ?? []).flatMap((p) => Object.keys(p.categories)))].sort()
   return (
     <section className="research leaderboard">
       <ResearchTabs title="Leaderboard" />
+      <label className="field evaluation-pick">
+        <span>Evaluation</span>
+        <select
+          value={evaluationId ?? ''}
+          onChange={(e) => setEvaluationId(e.target.value === '' ? null : Number(e.target.value))}
+        >
+          <option value="">All evaluations (pooled)</option>
+          {(evaluations ?? []).map((ev) => (
+            <option key={ev.id} value={ev.id} disabled={ev.status !== 'labeling'}>
+              {ev.name} ({ev.status}, {ev.policies.length} policies)
+            </option>
+          ))}
+        </select>
+      </label>
       <ErrorAlert error={error} />
       {data && !data.policies.length && (
         <p>No human comparisons yet. Create an evaluation (POST /api/v1/evaluations) and let labelers judge it.</p>

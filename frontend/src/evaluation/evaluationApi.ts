@@ -2,7 +2,7 @@
  * Typed client for the human-evaluation endpoints (docs/api.md, "Human evaluation"). Same transport as
  * `api.ts` (session cookie + X-CSRFToken, `ApiError`).
  */
-import { request } from '../api'
+import { request, unpage } from '../api'
 
 export interface RateRow {
   policy: number
@@ -66,6 +66,20 @@ export interface Leaderboard {
   judge_disagreement: number | null
 }
 
+export interface Evaluation {
+  id: number
+  name: string
+  status: 'generating' | 'labeling' | 'failed'
+  policies: Ref[]
+  judge: Ref | null
+  error: string
+  created_at: string
+}
+
 export const evaluationApi = {
-  leaderboard: async () => (await request<Leaderboard>('GET', '/leaderboard')).data,
+  /** One evaluation's board, or every labelling evaluation pooled (`evaluationId` null). */
+  leaderboard: async (evaluationId: number | null) =>
+    (await request<Leaderboard>('GET', evaluationId === null ? '/leaderboard' : `/leaderboard?evaluation=${evaluationId}`)).data,
+  evaluations: async () =>
+    unpage((await request<Evaluation[] | { results: Evaluation[] }>('GET', '/evaluations?limit=200')).data),
 }
