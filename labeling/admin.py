@@ -125,6 +125,17 @@ class JobAdmin(admin.ModelAdmin):
     )
 
 
+@admin.register(models.Evaluation)
+class EvaluationAdmin(admin.ModelAdmin):
+    """Created and advanced by ``labeling.services.evaluations``: the links and the judge's scores are read-only."""
+
+    list_display = ("id", "name", "status", "campaign", "judge", "created_by", "created_at")
+    list_filter = ("status",)
+    search_fields = ("name",)
+    raw_id_fields = ("campaign", "prompt_campaign", "prompt_snapshot", "judge", "created_by")
+    readonly_fields = ("campaign", "policies", "jobs", "judge_scores", "created_at", "updated_at")
+
+
 @admin.register(models.Iteration)
 class IterationAdmin(admin.ModelAdmin):
     """Iterations are started and resumed from the dashboard or the API (their stages are jobs): read-only here."""

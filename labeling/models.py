@@ -352,6 +352,7 @@ class Job(TimeStamped):
         GENERATE = "generate"
         EVALUATE = "evaluate"
         EXPORT = "export"
+        SCORE = "score"
 
     class Status(models.TextChoices):
         QUEUED = "queued"
@@ -416,3 +417,39 @@ class ApiToken(models.Model):
 
     def __str__(self):
         return f"{self.prefix}… ({self.name or 'token'})"
+
+
+class Evaluation(TimeStamped):
+    """A blind human evaluation of two or more policies on held-out prompts (issue 11).
+
+    Its ``campaign`` is an ordinary ranking campaign with K=2: one task per prompt and pair of policies,
+    so labelers see the usual ranking screen (shuffled sides, no model names; a tie is one group). The
+    policies' samples come from one ``generate`` job each (``jobs``), with the same settings and seed.
+    """
+
+    class Status(models.TextChoices):
+        GENERATING = "generating"
+        LABELING = "labeling"
+        FAILED = "failed"
+
+    name = models.CharField(max_length=200, unique=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.GENERATING, db_index=True)
+    campaign = models.OneToOneField(Campaign, on_delete=models.PROTECT, related_name="evaluation")
+    policies = models.ManyToManyField(ModelVersion, related_name="evaluations")
+    prompt_campaign = models.ForeignKey(Campaign, null=True, blank=True, on_delete=models.PROTECT,
+                                        related_name="evaluations_drawn")
+    prompt_snapshot = models.ForeignKey(DatasetSnapshot, null=True, blank=True, on_delete=models.PROTECT,
+                                        related_name="evaluations_drawn",
+                                        help_text="The held-out prompts as given (a prompts snapshot), if not a campaign.")
+    generation_settings = models.JSONField(default=dict, blank=True,
+                                           help_text="generate params shared by every policy (k=1, seed, ...).")
+    judge = models.ForeignKey(ModelVersion, null=True, blank=True, on_delete=models.PROTECT,
+                              related_name="evaluations_judged", help_text="Optional reward model scoring the same texts.")
+    jobs = models.ManyToManyField(Job, blank=True, related_name="evaluations",
+                                  help_text="Its generate jobs (one per policy) and the judge's score job.")
+    judge_scores = models.JSONField(default=dict, blank=True, help_text="Completion id → the judge's score.")
+    error = models.TextField(blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+
+    def __str__(self):
+        return f"evaluation {self.name} ({self.status})"

@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "dpo": ("training.dpo:main", "direct preference optimisation on ranked comparisons"),
     "generate": ("training.generate:main", "sample K completions per prompt"),
     "evaluate": ("training.evaluate:main", "reward-model accuracy or policy win-rate"),
+    "score": ("training.score:main", "reward-model scores for given texts (a human evaluation's judge)"),
     "prepare-model": ("training.prepare:main", "build a registered base model into the model cache"),
     "schema": ("training.jobkinds:main", "describe every command's inputs and parameters as JSON (for launchers)"),
 }

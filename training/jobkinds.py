@@ -134,6 +134,7 @@ KINDS: dict[str, KindDef] = {
         notes="Give rankings (the reward model's pairwise accuracy on them) OR prompts with policies A and B "
               "(the win rate of B over A, judged by the reward model).",
     ),
+    "score": KindDef(title="Score texts", config="training.score:ScoreConfig", inputs={"reward_model": InputField("model", ("reward",), "Judge (reward model)")}, launcher_sets=("input", "output", "output_dir"), notes="Started by a human evaluation, which writes the texts to score (--input)."),
 }
 
 

@@ -45,6 +45,8 @@ def succeeded_output(job: Job) -> Path:
 def input_flags(job: Job) -> dict[str, str]:
     """Flag name → value for the job's inputs and output location (names are the CLI's config fields)."""
     flags = {name: input_path(entry) for name, entry in (job.inputs or {}).items()}
+    if job.kind == Job.Kind.SCORE:  # the texts to score, written by the service that created the job
+        flags["input"] = str(job_dir(job) / "samples.jsonl")
     if job.kind == Job.Kind.GENERATE:
         flags["output"] = str(generations_path(job))
     elif job.kind == Job.Kind.EVALUATE:

@@ -76,6 +76,8 @@ def _flops(kind: str, p: dict, inputs: dict, params: int) -> tuple[float, int, f
     if kind == "generate":
         samples = rows * p["k"]
         return samples * p["max_new_tokens"] * gen / 2, samples, samples * p["max_new_tokens"]  # batched: cheaper
+    if kind == "score":  # a human evaluation's judge: its texts are written when the job starts, so unknown here
+        return 0.0, 0, 0.0
     if "comparisons" in inputs:  # evaluate: reward-model accuracy
         return rows * row_tokens * 2 * params * 1.5, rows, rows * row_tokens
     samples = rows * 2 * p.get("samples_per_prompt", 1)

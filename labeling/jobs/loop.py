@@ -31,8 +31,11 @@ def import_generated(*, job: Job) -> dict:
     """Create ranking tasks from the job's generations file; returns counts for ``Job.result``.
 
     Precondition: the job succeeded and its generations file is complete (the CLI renames it into
-    place). Prompts with fewer than two usable samples are skipped and counted.
+    place). Prompts with fewer than two usable samples are skipped and counted. A human evaluation's
+    samples are not imported: the evaluation makes its own blind pairwise tasks from them.
     """
+    if job.evaluations.exists():
+        return {"prompts": 0, "tasks_created": 0, "skipped_evaluation": job.evaluations.values_list("id", flat=True)[0]}
     path = generations_path(job)
     outputs: dict[int, list[str]] = {}
     settings_by_prompt: dict[int, dict] = {}

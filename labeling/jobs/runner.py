@@ -115,6 +115,9 @@ def finish(job: Job, status: str, **fields) -> None:
         from labeling.services.iterations import iteration_advance_later
 
         iteration_advance_later(iteration_id=job.iteration_id)
+    from labeling.services.evaluations import evaluation_advance_for_job  # lazy, like the import above
+
+    evaluation_advance_for_job(job=job)
 
 
 # ---------------------------------------------------------------- supervising the child

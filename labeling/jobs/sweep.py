@@ -128,6 +128,7 @@ def _newest_mtime(folder: Path) -> float:
 
 def jobs_sweep() -> dict:
     """Run every step; returns counts (logged by the beat task)."""
+    from labeling.services.evaluations import evaluations_advance_pending
     from labeling.services.iterations import iteration_advance, iterations_trigger_due
 
     counts = recover_stale_jobs()
@@ -136,6 +137,7 @@ def jobs_sweep() -> dict:
     for iteration_id in Iteration.objects.filter(status=Iteration.Status.RUNNING).values_list("id", flat=True):
         iteration_advance(iteration_id=iteration_id)
     counts["iterations_started"] = len(iterations_trigger_due())
+    counts["evaluations_advanced"] = evaluations_advance_pending()
     if any(counts.values()):
         logger.info("job sweep: %s", counts)
     return counts

@@ -245,11 +245,15 @@ def snapshot_create(
     valid_fraction: float = 0.1,
     seed: int = 0,
     created_by=None,
+    include_evaluation: bool = False,
 ) -> DatasetSnapshot:
     """Export submitted labels of ``campaign_ids`` as an immutable snapshot folder + DatasetSnapshot row.
 
+    Campaigns of a human evaluation are refused unless ``include_evaluation`` (default: excluded, so a
+    training export never swallows held-out evaluation labels by accident); an export that includes one
+    records ``"from_evaluation": [evaluation ids]`` in its manifest's filters.
     Raises ValidationError for an unknown kind, unknown campaigns, a bad or taken name, a fraction
-    outside [0, 1), or nothing to export.
+    outside [0, 1), an evaluation campaign not asked for, or nothing to export.
     """
     if kind not in KINDS:
         raise ValidationError({"kind": [f"unknown snapshot kind {kind!r}; expected one of {', '.join(KINDS)}"]})
@@ -260,6 +264,7 @@ def snapshot_create(
     missing = [c for c in campaign_ids if c not in found]
     if missing:
         raise ValidationError({"campaign_ids": [f"unknown campaign(s): {', '.join(map(str, missing))}"]})
+    from_evaluation = _evaluation_ids(campaign_ids, include_evaluation)
     if not 0.0 <= float(valid_fraction) < 1.0:
         raise ValidationError({"valid_fraction": ["must be in [0, 1)"]})
     created_at = timezone.now()
@@ -293,7 +298,9 @@ def snapshot_create(
                 )
         digest = combined_digest(files)
         filters = {"campaign_ids": campaign_ids, "valid_fraction": float(valid_fraction), "seed": seed,
-                   "status": "submitted" if kind != "prompts" else "all"}
+                   "status": "submitted" if kind != "prompts" else "all", "include_evaluation": include_evaluation}
+        if from_evaluation:
+            filters["from_evaluation"] = from_evaluation
         split_sizes = {"train": counts["train"], "valid": counts["valid"]}
         manifest = {
             "schema_version": SCHEMA_VERSION,
@@ -331,6 +338,18 @@ def snapshot_create(
         _remove_tree(final)
         raise
     return snapshot
+
+
+def _evaluation_ids(campaign_ids: list[int], include_evaluation: bool) -> list[int]:
+    """Ids of the human evaluations whose campaigns are among ``campaign_ids``; refused unless included."""
+    from labeling.models import Evaluation
+
+    found = dict(Evaluation.objects.filter(campaign_id__in=campaign_ids).values_list("campaign_id", "id"))
+    if found and not include_evaluation:
+        raise ValidationError({"campaign_ids": [
+            f"campaign(s) {', '.join(map(str, sorted(found)))} belong to a human evaluation; training exports "
+            f"exclude them (export an evaluation's comparisons from the evaluation, or set include_evaluation)"]})
+    return sorted(found.values())
 
 
 def _remove_tree(path: Path) -> None:

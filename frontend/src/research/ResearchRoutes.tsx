@@ -1,6 +1,7 @@
 import { Navigate, Route, Routes } from 'react-router-dom'
 import { IterationDetailPage } from './IterationDetailPage'
 import { IterationsPage } from './IterationsPage'
+import { LeaderboardPage } from '../evaluation/LeaderboardPage'
 import { JobDetailPage } from './JobDetailPage'
 import { JobsPage } from './JobsPage'
 import { ModelsPage } from './ModelsPage'
@@ -22,6 +23,7 @@ export default function ResearchRoutes() {
       <Route path="iterations" element={<IterationsPage />} />
       <Route path="iterations/new" element={<NewIterationPage />} />
       <Route path="iterations/:id" element={<IterationDetailPage />} />
+      <Route path="leaderboard" element={<LeaderboardPage />} />
       <Route path="*" element={<p role="alert">Page not found. <a href="/research">Research home</a></p>} />
     </Routes>
   )

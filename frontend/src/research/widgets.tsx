@@ -17,6 +17,7 @@ export function ResearchTabs({ title, children }: { title: string; children?: Re
         <NavLink to="/research/models">Models</NavLink>
         <NavLink to="/research/jobs">Jobs</NavLink>
         <NavLink to="/research/iterations">Iterations</NavLink>
+        <NavLink to="/research/leaderboard">Leaderboard</NavLink>
       </nav>
     </div>
   )
