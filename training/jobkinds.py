@@ -50,6 +50,7 @@ class KindDef:
     basic: tuple[str, ...] = ()
     suggested: dict[str, Any] = field(default_factory=dict)
     notes: str = ""
+    internal: bool = False  # started by the platform itself (a human evaluation's judge), not from a job form
 
 
 _TRAIN_SUGGESTED = {"max_steps": 20, "logging_steps": 1, "save_steps": 10, "max_length": 256, "batch_size": 4}
@@ -134,7 +135,14 @@ KINDS: dict[str, KindDef] = {
         notes="Give rankings (the reward model's pairwise accuracy on them) OR prompts with policies A and B "
               "(the win rate of B over A, judged by the reward model).",
     ),
-    "score": KindDef(title="Score texts", config="training.score:ScoreConfig", inputs={"reward_model": InputField("model", ("reward",), "Judge (reward model)")}, launcher_sets=("input", "output", "output_dir"), notes="Started by a human evaluation, which writes the texts to score (--input)."),
+    "score": KindDef(
+        title="Score texts",
+        config="training.score:ScoreConfig",
+        inputs={"reward_model": InputField("model", ("reward",), "Judge (reward model)")},
+        launcher_sets=("input", "output", "output_dir"),
+        notes="Started by a human evaluation, which writes the texts to score (--input).",
+        internal=True,
+    ),
 }
 
 
@@ -194,7 +202,7 @@ def kind_schema(kind: str) -> dict:
     params.sort(key=lambda p: (p["group"] != "basic", spec.basic.index(p["name"]) if p["name"] in spec.basic else 0))
     description = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
     return {"kind": kind, "title": spec.title, "description": description, "inputs": inputs, "params": params,
-            "launcher_sets": list(spec.launcher_sets), "notes": spec.notes}
+            "launcher_sets": list(spec.launcher_sets), "notes": spec.notes, "internal": spec.internal}
 
 
 def schema() -> dict:

@@ -115,20 +115,23 @@ def _runner_params(kind: str) -> list[dict]:
     return out
 
 
-def job_kind_specs() -> list[dict]:
-    """Every job kind with its inputs, params (training + runner) and suggested values."""
+def job_kind_specs(*, include_internal: bool = False) -> list[dict]:
+    """Every job kind with its inputs, params (training + runner) and suggested values; ``internal`` kinds
+    (started by the platform itself, e.g. a human evaluation's ``score``) only when asked for."""
     kinds = []
     for spec in training_schema()["kinds"]:
+        if spec.get("internal") and not include_internal:
+            continue
         kinds.append({**spec, "params": spec["params"] + _runner_params(spec["kind"])})
     return kinds
 
 
 def job_kind_spec(kind: str) -> dict:
-    """One kind's spec; ValidationError for an unknown kind."""
-    for spec in job_kind_specs():
+    """One kind's spec (internal ones included); ValidationError for an unknown kind."""
+    for spec in job_kind_specs(include_internal=True):
         if spec["kind"] == kind:
             return spec
-    known = ", ".join(s["kind"] for s in job_kind_specs())
+    known = ", ".join(s["kind"] for s in job_kind_specs())  # what a user may start
     raise ValidationError({"kind": [f"unknown job kind {kind!r}; expected one of {known}"]})
 
 

@@ -59,11 +59,11 @@ def _existing_for_key(created_by, idempotency_key: str) -> Job | None:
 
 
 def job_create(*, kind: str, inputs: dict, params: dict | None = None, created_by=None, idempotency_key: str = "",
-               iteration=None, stage: str = "", enqueue: bool = True) -> tuple[Job, bool]:
+               iteration=None, stage: str = "", enqueue: bool = True, internal: bool = False) -> tuple[Job, bool]:
     """Validate and record a queued job, then (after commit) send it to its queue.
 
     Returns ``(job, created)``: with an ``idempotency_key`` already used by the same user, the earlier job
-    and False (a client retry never makes a duplicate). Raises ValidationError for an unknown kind, a bad
+    and False (a client retry never makes a duplicate). ``internal`` kinds (``score``) only with ``internal=True``. Raises ValidationError for an unknown kind, a bad
     param or an input of the wrong kind, naming the field.
     """
     if len(idempotency_key) > MAX_IDEMPOTENCY_KEY:
@@ -71,7 +71,8 @@ def job_create(*, kind: str, inputs: dict, params: dict | None = None, created_b
     existing = _existing_for_key(created_by, idempotency_key)
     if existing:
         return existing, False
-    job_kind_spec(kind)  # an unknown kind is the first error to report
+    if job_kind_spec(kind).get("internal") and not internal:  # an unknown kind is the first error to report
+        raise ValidationError({"kind": [f"{kind} jobs are started by Prefloop itself ({job_kind_spec(kind)['notes']})"]})
     params = validate_params(kind, {} if params is None else params)
     resolved = resolve_inputs(kind, inputs)
     _check_runner_params(kind, params)

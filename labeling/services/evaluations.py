@@ -198,7 +198,7 @@ def _create_pair_tasks(evaluation: Evaluation, gen_jobs: list[Job]) -> dict:
 
 def _start_judge(evaluation: Evaluation) -> Job:
     """A ``score`` job: the judge reward model scores every completion the labelers will compare."""
-    job, _ = job_create(kind="score", inputs={"reward_model": evaluation.judge_id}, params={},
+    job, _ = job_create(kind="score", internal=True, inputs={"reward_model": evaluation.judge_id}, params={},
                         created_by=evaluation.created_by)
     path = job_dir(job) / "samples.jsonl"
     path.parent.mkdir(parents=True, exist_ok=True)

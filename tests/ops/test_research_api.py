@@ -119,7 +119,7 @@ def test_researcher_creates_a_snapshot_and_a_job_and_cancels_it(labeled, data_di
 
 def test_job_kinds_come_from_the_training_configs(data_dir):
     kinds = {k["kind"]: k for k in client_for(roles.RESEARCHER).get(API + "/job-kinds").json()["kinds"]}
-    assert list(kinds) == ["sft", "reward", "ppo", "dpo", "generate", "evaluate", "score"]
+    assert list(kinds) == ["sft", "reward", "ppo", "dpo", "generate", "evaluate"]  # not "score": internal
     ppo = kinds["ppo"]
     assert [(i["name"], i["type"], i["required"]) for i in ppo["inputs"]] == [
         ("model", "model", True), ("reward_model", "model", True), ("prompts", "snapshot", True),
