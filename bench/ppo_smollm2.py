@@ -12,6 +12,9 @@ epochs, up to 48 new tokens; only the efficiency settings differ):
   value head on a frozen trunk (features cached per rollout), bf16 autocast
   where the CPU has native bf16 (``--precision auto``).
 
+``--parallel`` runs the arms at the same time: on a shared machine whose load
+swings from 5 to 20 within minutes, arms run one after the other measure the
+neighbours as much as the code; side by side they see the same load.
 Each arm is one ``python -m training ppo`` subprocess, exactly as the job
 runner launches it, so its peak memory is its own process's peak RSS
 (``VmHWM``; CUDA ``max_memory_allocated`` on a GPU). Episodes/s is read from
@@ -67,20 +70,22 @@ def untrained_reward_model(model_dir: Path, dest: Path) -> Path:
     return dest
 
 
-def run_arm(name: str, extra: list[str], model: Path, rm: Path, prompts: Path, out: Path, steps: int,
-            threads: int) -> dict:
-    """Run one arm as a subprocess; return episodes/s, tokens/s, peak memory and wall time."""
+def start_arm(name: str, extra: list[str], model: Path, rm: Path, prompts: Path, out: Path, steps: int,
+              threads: int) -> subprocess.Popen:
+    """Start one arm as a subprocess (output in ``<out>.log``)."""
     cmd = [sys.executable, "-m", "training", "ppo", "--model", str(model), "--reward_model", str(rm),
            "--prompts", str(prompts), "--output_dir", str(out), "--max_steps", str(steps),
            "--threads", str(threads), *COMMON, *extra]
     print(f"\n=== {name}: {' '.join(cmd[2:])}", flush=True)
-    t0 = time.perf_counter()
-    log = out.with_suffix(".log")
-    with log.open("w") as fh:
-        proc = subprocess.run(cmd, cwd=REPO, stdout=fh, stderr=subprocess.STDOUT,
-                              env={**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"})
-    if proc.returncode != 0:
-        raise SystemExit(f"{name} failed (exit {proc.returncode}):\n{log.read_text()[-3000:]}")
+    log = out.with_suffix(".log").open("w")
+    return subprocess.Popen(cmd, cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
+                            env={**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"})
+
+
+def finish_arm(name: str, proc: subprocess.Popen, out: Path, t0: float) -> dict:
+    """Wait for an arm; return episodes/s, tokens/s, peak memory, phase times and wall time."""
+    if proc.wait() != 0:
+        raise SystemExit(f"{name} failed (exit {proc.returncode}):\n{out.with_suffix('.log').read_text()[-3000:]}")
     rows = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines() if x.strip()]
     steps_rows = [r for r in rows if r["step"] > 0]
     result = json.loads((out / "result.json").read_text())
@@ -89,7 +94,7 @@ def run_arm(name: str, extra: list[str], model: Path, rm: Path, prompts: Path, o
     def mean(key: str) -> float:
         return round(sum(r[key] for r in steps_rows) / len(steps_rows), 1)
 
-    return {"arm": name, "wall_s": round(time.perf_counter() - t0, 1),
+    return {"arm": name, "wall_s": round(time.perf_counter() - t0, 1), "steps": len(seconds),
             "s_per_step": round(sum(seconds) / len(seconds), 1),
             "episodes_per_s": round(EPISODES * len(seconds) / sum(seconds), 4),
             "generate_s": mean("time_generate_s"), "score_s": mean("time_score_s"), "update_s": mean("time_update_s"),
@@ -106,6 +111,10 @@ def main() -> int:
     ap.add_argument("--workdir", default="/tmp/prefloop-ppo-bench")
     ap.add_argument("--model", default="smollm2-135m-instruct")
     ap.add_argument("--arms", default="baseline,efficient", help="comma list of arms to run")
+    ap.add_argument("--efficient-steps", type=int, default=None,
+                    help="steps of the efficient arm (default --steps; more keeps it running as long as the baseline)")
+    ap.add_argument("--parallel", action="store_true",
+                    help="run the arms at the same time, so both see the same load from other jobs on a shared box")
     args = ap.parse_args()
     from training.modeling import resolve_model
 
@@ -114,9 +123,20 @@ def main() -> int:
     model = resolve_model(args.model)
     rm = untrained_reward_model(model, root / "rm")
     prompts = write_prompts(root / "prompts")
-    table = [run_arm(name, ARMS[name], model, rm, prompts, root / name, args.steps, args.threads)
-             for name in args.arms.split(",")]
-    print(f"\nPPO on {args.model}, {args.steps} steps x 8 episodes per arm, {args.threads} thread(s)")
+    names = args.arms.split(",")
+    steps = {n: args.efficient_steps if n == "efficient" and args.efficient_steps else args.steps for n in names}
+    table, t0 = [], time.perf_counter()
+    if args.parallel:
+        procs = {n: start_arm(n, ARMS[n], model, rm, prompts, root / n, steps[n], args.threads) for n in names}
+        table = [finish_arm(n, p, root / n, t0) for n, p in procs.items()]
+    else:
+        for n in names:
+            t0 = time.perf_counter()
+            proc = start_arm(n, ARMS[n], model, rm, prompts, root / n, steps[n], args.threads)
+            table.append(finish_arm(n, proc, root / n, t0))
+    mode = "at the same time" if args.parallel else "one after the other"
+    print(f"\nPPO on {args.model}, 8 episodes per step, arms run {mode}, {args.threads} thread(s) each, "
+          f"load average {os.getloadavg()[0]:.1f}")
     print("arm         s/step (generate + score + update)  episodes/s  tokens/s  peak GiB  precision")
     for t in table:
         parts = f"({t['generate_s']} + {t['score_s']} + {t['update_s']})"

@@ -21,7 +21,8 @@ from training.errors import TrainingInputError
 C = TypeVar("C")
 
 # Shared by every command's config (training ones here, generate/evaluate in their modules).
-THREADS_HELP = "CPU threads for torch (0 = min(4, physical cores)). On a busy machine fewer can be faster."
+THREADS_HELP = ("CPU threads for torch (0 = $OMP_NUM_THREADS if set, else min(4, physical cores)). "
+                "On a busy machine fewer can be faster.")
 PRECISION_HELP = ("Compute precision of forward passes: auto = bf16 where the hardware has native bf16 "
                   "(CUDA, or a CPU with AMX/AVX512-bf16), else fp32. Trained weights stay fp32.")
 

@@ -57,7 +57,7 @@ class EvaluateConfig:
     device: Literal["auto", "cpu", "cuda"] = field(default="auto", metadata={"help": "auto, cpu or cuda."})
     samples_per_prompt: int = field(
         default=4, metadata={"help": "Win-rate mode: completions per prompt from each policy (sample j of A "
-                                     "meets sample j of B); needs temperature > 0 when above 1."})
+                                     "meets sample j of B); greedy (temperature 0) uses 1."})
     judge_reward_model: str | None = field(
         default=None, metadata={"help": "Win-rate mode: a second reward model that judges instead of "
                                         "reward_model (use one the policy was not optimised against)."})
@@ -68,8 +68,10 @@ class EvaluateConfig:
         if self.batch_size < 1 or self.max_new_tokens < 1 or self.samples_per_prompt < 1:
             raise TrainingInputError("config: batch_size, max_new_tokens and samples_per_prompt must be >= 1")
         if self.samples_per_prompt > 1 and self.temperature == 0:
-            raise TrainingInputError("config: samples_per_prompt > 1 needs temperature > 0 (greedy samples are "
-                                     "all identical)")
+            # Greedy samples of one prompt are all identical: more of them would only multiply the pairs
+            # (and narrow the interval) without new information. Said on stderr and in samples_per_prompt.
+            print("evaluate: temperature 0 (greedy) -> one sample per prompt", file=sys.stderr)
+            self.samples_per_prompt = 1
 
     def mode(self) -> str:
         """'accuracy' or 'winrate'; anything else is an input error."""

@@ -91,7 +91,11 @@ def test_win_rate_counts_wins_ties_and_identical_texts_explicitly():
     assert s["ci_low"] <= 0.5 <= s["ci_high"]
 
 
-def test_samples_per_prompt_above_one_needs_sampling(reward_model_dir, capsys):
-    code = cli.main(["evaluate", "--reward_model", str(reward_model_dir), "--prompts", "p.jsonl", "--policy_a", "a",
-                     "--policy_b", "b", "--temperature", "0", "--samples_per_prompt", "3"])
-    assert code == 2 and "needs temperature > 0" in capsys.readouterr().err
+def test_greedy_win_rate_takes_one_sample_per_prompt(tiny_model_dir, reward_model_dir, tmp_path, capsys):
+    prompts = make_prompts(tmp_path / "p.jsonl", n=2)
+    code = cli.main(["evaluate", "--reward_model", str(reward_model_dir), "--prompts", str(prompts), "--policy_a",
+                     str(tiny_model_dir), "--policy_b", str(tiny_model_dir), "--temperature", "0",
+                     "--max_new_tokens", "4", "--output", str(tmp_path / "wr.json")])
+    assert code == 0 and "one sample per prompt" in capsys.readouterr().err
+    result = json.loads((tmp_path / "wr.json").read_text())
+    assert result["samples_per_prompt"] == 1 and result["n_pairs"] == 2 == result["identical"]

@@ -150,6 +150,7 @@ def test_hacking_warning_only_when_training_reward_rises_alone():
 
 
 def test_threads_flag_is_applied_before_loading(monkeypatch):
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     from training.config import parse_config
     from training.generate import GenerateConfig
     from training.runtime import default_threads
@@ -160,6 +161,9 @@ def test_threads_flag_is_applied_before_loading(monkeypatch):
         assert torch.get_num_threads() == 3
         parse_config(GenerateConfig, ["--model", "m", "--prompts", "p", "--output", "o"])
         assert torch.get_num_threads() == default_threads() <= 4
+        monkeypatch.setenv("OMP_NUM_THREADS", "1")  # the standard variable sets the default
+        parse_config(GenerateConfig, ["--model", "m", "--prompts", "p", "--output", "o"])
+        assert torch.get_num_threads() == 1
     finally:
         torch.set_num_threads(before)
 
