@@ -56,6 +56,33 @@ def _raise_interrupt(signum, frame):
     raise KeyboardInterrupt(f"signal {signum}")
 
 
+def _output_dir(argv: list[str]) -> str | None:
+    """The --output_dir / --output-dir value in ``argv``, if given as a flag."""
+    for i, arg in enumerate(argv):
+        for flag in ("--output_dir", "--output-dir"):
+            if arg == flag and i + 1 < len(argv):
+                return argv[i + 1]
+            if arg.startswith(flag + "="):
+                return arg.split("=", 1)[1]
+    return None
+
+
+def _checkpoint_note(argv: list[str]) -> str:
+    """Say truthfully whether a complete checkpoint exists to --resume from."""
+    from pathlib import Path
+
+    from training.runio import latest_trainer_checkpoint, list_checkpoints
+
+    out = _output_dir(argv)
+    if out is None:
+        return "no checkpoint folder known for this command"
+    folder = Path(out) / "checkpoints"
+    found = list_checkpoints(folder)[-1:] or [p for p in [latest_trainer_checkpoint(folder)] if p is not None]
+    if not found:
+        return f"no complete checkpoint in {folder} (a rerun starts from step 0)"
+    return f"last complete checkpoint kept: {found[0]} (rerun with --resume to continue)"
+
+
 def main(argv: list[str] | None = None) -> int:
     """Dispatch to a command; return its exit status."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -75,5 +102,5 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("interrupted: last complete checkpoint kept, no final model written", file=sys.stderr)
+        print(f"interrupted: no final model written; {_checkpoint_note(rest)}", file=sys.stderr)
         return 130

@@ -20,6 +20,12 @@ from training.errors import TrainingInputError
 
 C = TypeVar("C")
 
+# Shared by every command's config (training ones here, generate/evaluate in their modules).
+THREADS_HELP = ("CPU threads for torch (0 = $OMP_NUM_THREADS if set, else min(4, physical cores)). "
+                "On a busy machine fewer can be faster.")
+PRECISION_HELP = ("Compute precision of forward passes: auto = bf16 where the hardware has native bf16 "
+                  "(CUDA, or a CPU with AMX/AVX512-bf16), else fp32. Trained weights stay fp32.")
+
 
 @dataclass(kw_only=True)
 class RunConfig:
@@ -31,7 +37,7 @@ class RunConfig:
     output_dir: str = field(metadata={"help": "Folder for the trained model, metrics.jsonl, result.json, checkpoints."})
     seed: int = field(default=0, metadata={"help": "Random seed for data order, initialisation and sampling."})
     resume: bool = field(
-        default=False, metadata={"help": "Continue from the last good checkpoint in <output_dir>.checkpoints."}
+        default=False, metadata={"help": "Continue from the last complete checkpoint in <output_dir>/checkpoints."}
     )
     max_steps: int = field(default=100, metadata={"help": "Number of optimizer steps."})
     learning_rate: float = field(default=1e-5, metadata={"help": "Peak learning rate (linear decay after warmup)."})
@@ -42,9 +48,34 @@ class RunConfig:
         default="auto", metadata={"help": "auto picks CUDA when available (bf16 if supported), else CPU fp32."}
     )
     max_length: int = field(default=1024, metadata={"help": "Maximum tokens per training sequence."})
+    threads: int = field(default=0, metadata={"help": THREADS_HELP})
+    precision: Literal["auto", "fp32", "bf16"] = field(default="auto", metadata={"help": PRECISION_HELP})
+    lora_rank: int = field(
+        default=0,
+        metadata={"help": "Train LoRA adapters of this rank instead of every weight (0 = full fine-tune). "
+                          "The saved model has the adapters merged in, so it loads like any model."},
+    )
+    lora_alpha: float = field(default=32.0, metadata={"help": "LoRA scaling numerator (update scale = alpha / rank)."})
+    lora_dropout: float = field(default=0.0, metadata={"help": "Dropout on the LoRA input (0 keeps PPO's "
+                                                                "sampling and training forwards identical)."})
+    lora_target_modules: str = field(
+        default="all-linear",
+        metadata={"help": "Comma-separated linear layer names that get adapters (all-linear = every linear "
+                          "layer of the transformer trunk, not the output head)."},
+    )
+    lora_layers: int = field(
+        default=0,
+        metadata={"help": "Adapters only on the last N transformer blocks (0 = all): backward then stops "
+                          "at block N from the top, which is much cheaper on a CPU."},
+    )
 
     def __post_init__(self) -> None:
         _check_field_types(self)
+        for name in ("threads", "lora_rank", "lora_layers"):
+            if getattr(self, name) < 0:
+                raise TrainingInputError(f"config: {name} must be >= 0, got {getattr(self, name)}")
+        if self.lora_rank and (self.lora_alpha <= 0 or not 0 <= self.lora_dropout < 1):
+            raise TrainingInputError("config: lora_alpha must be > 0 and lora_dropout in [0, 1)")
         for name in ("max_steps", "batch_size", "logging_steps", "max_length"):
             if getattr(self, name) <= 0:
                 raise TrainingInputError(f"config: {name} must be > 0, got {getattr(self, name)}")
@@ -141,4 +172,10 @@ def parse_config(cls: type[C], argv: list[str] | None, prog: str | None = None) 
     )
     if remaining:
         parser.error(f"unrecognized arguments: {' '.join(remaining)}")
-    return objs[0]
+    cfg = objs[0]
+    if hasattr(cfg, "threads"):
+        from training.runtime import apply_threads
+
+        # Every command parses its config first, so this runs before any model is loaded.
+        apply_threads(cfg.threads)
+    return cfg

@@ -49,8 +49,8 @@ def launched_world_size() -> int:
     return int(os.environ.get("WORLD_SIZE", "1"))
 
 
-def make_accelerator(device_pref: str, command: str) -> "Accelerator":
-    """The run's Accelerator: bf16 autocast on CUDA when supported, plain fp32 on CPU.
+def make_accelerator(device_pref: str, command: str, precision: str = "auto") -> "Accelerator":
+    """The run's Accelerator: bf16 autocast when ``precision`` resolves to bf16, else plain fp32.
 
     ``split_batches=True`` tells Accelerate that our batch size is global, so its
     scheduler wrapper steps once per optimizer step (not once per process).
@@ -63,9 +63,11 @@ def make_accelerator(device_pref: str, command: str) -> "Accelerator":
         # Accelerate keeps one process-wide state; a second in-process run (tests, notebooks) with another
         # device or precision would otherwise be refused. Never reset it under a launcher: it owns the group.
         AcceleratorState._reset_state(reset_partial_state=True)
+    # CUDA only: on a CPU our own autocast (training.optim) decides, knowing the model's width.
+    bf16 = device.type == "cuda" and pick_dtype(device, precision) == torch.bfloat16
     accelerator = Accelerator(
         cpu=device.type == "cpu",
-        mixed_precision="bf16" if pick_dtype(device) == torch.bfloat16 else "no",
+        mixed_precision="bf16" if bf16 else "no",
         dataloader_config=DataLoaderConfiguration(split_batches=True),
     )
     kind = accelerator.distributed_type.value

@@ -12,6 +12,7 @@ Output (``--output_dir``): ``model/``, ``metrics.jsonl``, ``result.json``, ``che
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 
 from training.config import RunConfig, parse_config
@@ -28,7 +29,8 @@ class DPORunConfig(RunConfig):
     warmup_steps: int = field(default=0, metadata={"help": "Linear warmup steps."})
     activation_checkpointing: bool = field(
         default=False,
-        metadata={"help": "Recompute activations in backward: less memory, ~30% slower (TRL's default is on)."},
+        metadata={"help": "Recompute activations in backward: less memory, about 30 percent slower "
+                          "(TRL's default is on)."},
     )
 
 
@@ -50,22 +52,26 @@ def build_trainer(cfg: DPORunConfig, snapshot, model_path, writer, device, dtype
     from trl import DPOConfig, DPOTrainer
 
     from training.hf_glue import MetricsCallback, trainer_kwargs
+    from training.lora import lora_config
     from training.modeling import load_causal_lm, load_tokenizer, sync_pad_token
 
     tokenizer = load_tokenizer(model_path)
     if not tokenizer.chat_template:
         raise TrainingInputError(f"{model_path}: tokenizer has no chat template; DPO on chat prompts needs one")
     model = load_causal_lm(model_path, device, torch.float32)
-    # An explicit reference: TRL would otherwise reload it from config.name_or_path.
-    ref_model = load_causal_lm(model_path, device, torch.float32).eval()
+    peft_config = lora_config(model, cfg)
+    # With LoRA, TRL's reference is the policy with adapters disabled (no second copy). Without, an
+    # explicit reference: TRL would otherwise reload it from config.name_or_path.
+    ref_model = None if peft_config else load_causal_lm(model_path, device, torch.float32).eval()
     for m in (model, ref_model):
-        sync_pad_token(m, tokenizer)
+        if m is not None:
+            sync_pad_token(m, tokenizer)
     args = DPOConfig(**trainer_kwargs(cfg, writer, device, dtype), beta=cfg.beta,
                      warmup_steps=cfg.warmup_steps, max_length=cfg.max_length, eval_strategy="no")
     eval_ds = pairwise_dataset(snapshot.valid, cfg.data) if snapshot.valid and to_pairs(snapshot.valid) else None
-    return DPOTrainer(model=model, ref_model=ref_model, args=args,
+    return DPOTrainer(model=model, ref_model=ref_model, args=args, peft_config=peft_config,
                       train_dataset=pairwise_dataset(snapshot.train, cfg.data), eval_dataset=eval_ds,
-                      processing_class=tokenizer, callbacks=[MetricsCallback(writer), *callbacks])
+                      processing_class=tokenizer, callbacks=[MetricsCallback(writer, desc="dpo"), *callbacks])
 
 
 def to_pairs(rows: list[dict]) -> int:
@@ -85,7 +91,7 @@ def run(cfg: DPORunConfig, callbacks=()) -> dict:
     pairwise_dataset(snapshot.train, cfg.data)  # fail on "no pairs" before loading any model
     model_path = resolve_model(cfg.model)
     device = pick_device(cfg.device)
-    dtype = pick_dtype(device)
+    dtype = pick_dtype(device, cfg.precision, model_path)
     seed_everything(cfg.seed)
     writer = prepare_writer(cfg, device)
     trainer = build_trainer(cfg, snapshot, model_path, writer, device, dtype, callbacks)
@@ -110,5 +116,8 @@ def main(argv: list[str] | None = None) -> int:
     cfg = parse_config(DPORunConfig, argv, prog="python -m training dpo")
     result = run(cfg)
     if result:  # rank 0 only
+        from training.runio import stage_line
+
+        print(stage_line(result), file=sys.stderr)
         print(f"dpo: done, model in {result['model_dir']}")
     return 0

@@ -27,8 +27,9 @@ from typing import Literal
 
 import torch
 
-from training.config import parse_config
+from training.config import PRECISION_HELP, THREADS_HELP, parse_config
 from training.errors import TrainingInputError
+from training.optim import autocast
 
 
 @dataclass
@@ -123,12 +124,15 @@ def _generate_batch(model, tokenizer, texts, seeds, settings, stops):
 
 def generate_completions(model, tokenizer, prompts: list[list[dict]], settings: GenerationSettings,
                          batch_size: int = 32, indices: list[int] | None = None,
-                         stats: dict | None = None) -> list[list[str]]:
+                         stats: dict | None = None, on_batch=None, compute_dtype=None) -> list[list[str]]:
     """Return ``settings.k`` completions for each prompt (a message list), batching sequences.
 
     ``batch_size`` counts sequences (prompt × sample) per forward pass. ``indices``
     are the prompts' positions in the full input (seeds derive from them; default
     0..n-1). If ``stats`` is a dict it receives ``new_tokens`` and ``seconds``.
+    ``on_batch(prompts_done, new_tokens, seconds)`` is called after every batch
+    (progress reporting). ``compute_dtype`` bf16 autocasts the forward passes
+    (fp32 weights on a CPU, see :func:`training.modeling.inference_weights_dtype`).
     """
     if tokenizer.padding_side != "left":
         tokenizer.padding_side = "left"  # every prompt must end where generation starts
@@ -141,13 +145,20 @@ def generate_completions(model, tokenizer, prompts: list[list[dict]], settings: 
     stops = eos_ids(model, tokenizer)
     results: list[list[str | None]] = [[None] * settings.k for _ in prompts]
     new_tokens, t0 = 0, time.perf_counter()
+    left = [1 if greedy else settings.k for _ in prompts]  # samples still to draw per prompt
+    done = 0
     for start in range(0, len(rows), batch_size):
         chunk = rows[start:start + batch_size]
         seeds = [row_seed(settings.seed, indices[i], j) for i, j in chunk]
-        decoded, n = _generate_batch(model, tokenizer, [texts[i] for i, _ in chunk], seeds, settings, stops)
+        with autocast(model.device, compute_dtype or model.dtype):
+            decoded, n = _generate_batch(model, tokenizer, [texts[i] for i, _ in chunk], seeds, settings, stops)
         new_tokens += n
         for (i, j), text in zip(chunk, decoded):
             results[i][j] = text
+            left[i] -= 1
+            done += left[i] == 0
+        if on_batch is not None:
+            on_batch(done, new_tokens, time.perf_counter() - t0)
     if greedy:
         results = [[r[0]] * settings.k for r in results]
     if stats is not None:
@@ -171,6 +182,8 @@ class GenerateConfig:
     seed: int = field(default=0, metadata={"help": "Base seed; each (prompt, sample) derives its own."})
     batch_size: int = field(default=32, metadata={"help": "Sequences per forward pass."})
     device: Literal["auto", "cpu", "cuda"] = field(default="auto", metadata={"help": "auto, cpu or cuda."})
+    threads: int = field(default=0, metadata={"help": THREADS_HELP})
+    precision: Literal["auto", "fp32", "bf16"] = field(default="auto", metadata={"help": PRECISION_HELP})
 
     def settings(self) -> GenerationSettings:
         """The sampling part of the config."""
@@ -197,7 +210,10 @@ def write_jsonl_atomic(path: Path, rows: list[dict]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """CLI entry: ``python -m training generate ...``."""
-    from training.modeling import load_causal_lm, load_tokenizer, pick_device, pick_dtype, resolve_model
+    from training.modeling import inference_weights_dtype, load_causal_lm, load_tokenizer, pick_device, pick_dtype
+    from training.modeling import resolve_model
+    from training.runio import ProgressLog
+    from training.runtime import memory_kind, peak_memory_bytes
 
     cfg = parse_config(GenerateConfig, argv, prog="python -m training generate")
     settings = cfg.settings()
@@ -207,13 +223,18 @@ def main(argv: list[str] | None = None) -> int:
     model_path = resolve_model(cfg.model)
     device = pick_device(cfg.device)
     tokenizer = load_tokenizer(model_path, padding_side="left")
-    model = load_causal_lm(model_path, device, pick_dtype(device)).eval()
+    compute = pick_dtype(device, cfg.precision, model_path)
+    model = load_causal_lm(model_path, device, inference_weights_dtype(device, compute)).eval()
     stats: dict = {}
-    completions = generate_completions(model, tokenizer, [r["prompt"] for r in rows], settings,
-                                       cfg.batch_size, stats=stats)
+    log = ProgressLog(Path(cfg.output).parent / "metrics.jsonl")
+    log.row(0.0, 0)
+    completions = generate_completions(model, tokenizer, [r["prompt"] for r in rows], settings, cfg.batch_size,
+                                       stats=stats, on_batch=log.stage(0.0, 1.0, len(rows)), compute_dtype=compute)
     out = [{"prompt_id": r["prompt_id"], "prompt": r["prompt"], "completions": c, "model": str(model_path),
             "settings": asdict(settings)} for r, c in zip(rows, completions)]
     write_jsonl_atomic(Path(cfg.output), out)
     rate = stats["new_tokens"] / max(stats["seconds"], 1e-9)
-    print(f"generate: {len(out)} prompts × {settings.k} → {cfg.output} ({rate:.0f} new tokens/s)", file=sys.stderr)
+    peak = peak_memory_bytes(device) or 0
+    print(f"generate: {len(out)} prompts × {settings.k} → {cfg.output} ({rate:.0f} new tokens/s, peak memory "
+          f"{peak / 2**30:.2f} GiB ({memory_kind(device)}), {torch.get_num_threads()} threads)", file=sys.stderr)
     return 0

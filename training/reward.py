@@ -46,6 +46,7 @@ from training.data import Snapshot, load_snapshot, read_rows, sha256_file
 from training.dist import SingleProcess, capture_rng_states, check_divisible, decorrelate_rng, make_accelerator
 from training.dist import reduce_sums, restore_rng_states, shard_slice
 from training.errors import TrainingInputError
+from training.lora import has_adapters, make_trainable, merge_adapters, trainable_summary
 from training.modeling import pick_dtype, resolve_model, seed_everything
 from training.optim import autocast, make_optimizer, warmup_schedule
 from training.order import batch_rows
@@ -53,7 +54,7 @@ from training.reward_eval import TokRow, evaluate, normalization_offset, tokeniz
 from training.reward_loss import build_pair_index, kway_ranking_loss, pairwise_accuracy
 from training.reward_model import RewardModel, init_reward_model, pad_sequences
 from training.runio import RunWriter, Throughput, load_latest_checkpoint, progress_bar, save_checkpoint
-from training.runio import save_model_atomic
+from training.runio import save_model_atomic, stage_line
 
 
 @dataclass(kw_only=True)
@@ -82,6 +83,11 @@ class RewardConfig(RunConfig):
         metadata={"help": "Store a bias so the training completions (SFT outputs) have mean reward 0, as InstructGPT."},
     )
     normalize_max_rows: int = field(default=1000, metadata={"help": "Rows of train data used to estimate the bias."})
+    freeze_trunk: bool = field(
+        default=False,
+        metadata={"help": "Train only the scalar head on a frozen trunk: far cheaper (no backward through the "
+                          "model), but it can only reweigh features the model already has."},
+    )
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -90,6 +96,9 @@ class RewardConfig(RunConfig):
                 raise TrainingInputError(f"config: {name} must be >= 0, got {getattr(self, name)}")
         if self.eval_batch_size <= 0:
             raise TrainingInputError(f"config: eval_batch_size must be > 0, got {self.eval_batch_size}")
+        if self.freeze_trunk and self.lora_rank:
+            raise TrainingInputError("config: freeze_trunk and lora_rank exclude each other "
+                                     "(adapters live in the trunk)")
 
 
 # ---------------------------------------------------------------- data
@@ -202,19 +211,20 @@ class Run:
     @property
     def dtype(self) -> torch.dtype:
         """Autocast dtype: bf16 on CUDA when supported, else float32."""
-        return pick_dtype(self.device)
+        return pick_dtype(self.device, self.cfg.precision, self.model_path)
 
 
 def setup(cfg: RewardConfig) -> Run:
     """Validate inputs, then build the accelerator, model, optimizer and schedule."""
     snap = load_comparisons(cfg)  # all rows validated before any model is loaded
-    accelerator = make_accelerator(cfg.device, "reward")
+    accelerator = make_accelerator(cfg.device, "reward", cfg.precision)
     with accelerator.main_process_first():  # a registered model is prepared once, not raced by every process
         model_path = resolve_model(cfg.model)
     check_divisible(cfg.batch_size, accelerator, "batch_size")
     seed_everything(cfg.seed)  # the same on every process: identical initial heads
     # Trained weights stay float32 (bf16 AdamW updates underflow); autocast runs bf16 on CUDA.
     rm = init_reward_model(model_path, accelerator.device, torch.float32, max_length=cfg.max_length)
+    make_trainable(rm, cfg, freeze_trunk=cfg.freeze_trunk)
     rm.train()
     optimizer = make_optimizer(rm.parameters(), cfg.learning_rate, cfg.weight_decay)
     scheduler = warmup_schedule(optimizer, cfg.warmup_steps, cfg.max_steps)
@@ -331,6 +341,10 @@ def _finish(r: Run, counters: Counters) -> dict:
     if not acc.is_main_process:
         return {}
     info = {"kind": "reward", "base_model": str(r.model_path), "offset": r.rm.offset}
+    trainable = trainable_summary(r.rm)
+    if has_adapters(r.rm.model):
+        info["lora_merged"] = True
+        r.rm.model = merge_adapters(r.rm.model)  # a plain reward model folder, loadable without peft
     save_model_atomic(acc.unwrap_model(r.model), None, r.writer.model_dir, info=info)
     summary = {
         "valid_pairwise_accuracy": valid["pairwise_accuracy"] if valid else None,
@@ -346,6 +360,8 @@ def _finish(r: Run, counters: Counters) -> dict:
         "epochs": counters.rankings_seen / max(len(snap.train), 1),
         "steps": cfg.max_steps,
         "processes": acc.num_processes,
+        "precision": str(r.dtype).removeprefix("torch."),
+        **trainable,
     }
     return r.writer.write_result(command="reward", config=cfg.to_dict(), inputs=snap.files, summary=summary)
 
@@ -358,6 +374,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     acc = result["summary"]["valid_pairwise_accuracy"]
     shown = "n/a (no held-out rows)" if acc is None else f"{acc:.4f}"
+    print(stage_line(result), file=sys.stderr)
     print(f"reward model saved to {result['model_dir']}; held-out pairwise accuracy {shown}")
     return 0
 

@@ -30,6 +30,7 @@ import torch
 from torch import nn
 
 from training.errors import TrainingInputError
+from training.optim import autocast
 
 REWARD_CONFIG = "reward_config.json"
 Messages = list[dict]
@@ -76,18 +77,19 @@ class RewardModel(nn.Module):
     ``raw - offset``, the normalised reward consumers see.
     """
 
-    def __init__(self, model, tokenizer, offset: float = 0.0, max_length: int = 1024):
+    def __init__(self, model, tokenizer, offset: float = 0.0, max_length: int = 1024, compute_dtype=None):
         super().__init__()
         self.model = model
         self.tokenizer = tokenizer
         self.offset = float(offset)
         self.max_length = int(max_length)
+        # What ``score`` autocasts to (bf16 on hardware with native bf16); training code autocasts itself.
+        self.compute_dtype = compute_dtype if compute_dtype is not None else next(model.parameters()).dtype
         _score_head(model)  # fail at construction, not at the first forward
 
     @property
-    def _head(self) -> nn.Module:
-        # A property, not an attribute: registering the head twice would
-        # duplicate its weights in state_dict().
+    def head(self) -> nn.Module:
+        """The scalar ``score`` head (a property: registering it twice would duplicate it in state_dict())."""
         return _score_head(self.model)
 
     @property
@@ -105,22 +107,27 @@ class RewardModel(nn.Module):
         )
         return out.last_hidden_state
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, per_token: bool = False) -> torch.Tensor:
+    def forward(self, input_ids: torch.Tensor | None, attention_mask: torch.Tensor | None,
+                per_token: bool = False, hidden: torch.Tensor | None = None) -> torch.Tensor:
         """Raw scores (B,) read at each row's last attended token (rows must be right-padded).
 
         ``per_token=True`` returns :meth:`token_values` instead: a DDP-wrapped
-        value model synchronises gradients only through ``forward``.
+        value model synchronises gradients only through ``forward``. ``hidden``
+        (B, T, H) applies the head to trunk features computed earlier (a frozen
+        trunk's features do not change between updates), skipping the trunk.
         """
+        if hidden is not None:
+            return self.head(hidden.to(self.head.weight.dtype)).squeeze(-1)
         if per_token:
             return self.token_values(input_ids, attention_mask)
         hidden = self.hidden_states(input_ids, attention_mask)
         last = attention_mask.long().sum(-1) - 1
         pooled = hidden[torch.arange(hidden.shape[0], device=hidden.device), last]
-        return self._head(pooled).squeeze(-1)
+        return self.head(pooled).squeeze(-1)
 
     def token_values(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """The head applied at every position (B, T): PPO's per-token value estimates."""
-        return self._head(self.hidden_states(input_ids, attention_mask)).squeeze(-1)
+        return self.head(self.hidden_states(input_ids, attention_mask)).squeeze(-1)
 
     def encode(self, prompts_messages: Sequence[Messages], completions: Sequence[str]) -> list[list[int]]:
         """Token ids for each (prompt, completion) pair, chat-template formatted."""
@@ -148,7 +155,8 @@ class RewardModel(nn.Module):
         for start in range(0, len(order), batch_size):
             chunk = order[start : start + batch_size]
             ids, mask = pad_sequences([seqs[i] for i in chunk], self.tokenizer.pad_token_id)
-            raw = self(ids.to(self.device), mask.to(self.device)).float().cpu()
+            with autocast(self.device, self.compute_dtype):
+                raw = self(ids.to(self.device), mask.to(self.device)).float().cpu()
             for i, value in zip(chunk, raw.tolist()):
                 out[i] = value - self.offset
         self.train(was_training)
@@ -215,8 +223,13 @@ def init_reward_model(path: str | os.PathLike, device, dtype=None, max_length: i
     return RewardModel(model, tokenizer, offset=0.0, max_length=max_length)
 
 
-def load_reward_model(path: str | os.PathLike, device="cpu", dtype=None) -> RewardModel:
-    """Load a trained reward model folder (written by ``python -m training reward``)."""
+def load_reward_model(path: str | os.PathLike, device="cpu", dtype=None, precision: str = "auto") -> RewardModel:
+    """Load a trained reward model folder (written by ``python -m training reward``) for scoring.
+
+    ``dtype`` is the weights' dtype (default: the device's inference choice,
+    :func:`training.modeling.inference_weights_dtype`); ``score`` autocasts to
+    the compute dtype ``precision`` resolves to.
+    """
     path = Path(path)
     meta_path = path / REWARD_CONFIG
     if not meta_path.is_file():
@@ -226,9 +239,13 @@ def load_reward_model(path: str | os.PathLike, device="cpu", dtype=None) -> Rewa
         offset, max_length = float(meta["offset"]), int(meta["max_length"])
     except (ValueError, KeyError, TypeError) as exc:
         raise TrainingInputError(f"{meta_path}: invalid reward config: {exc}") from None
-    device, dtype = _device_dtype(device, dtype)
-    model, tokenizer = _load_seqcls(path, device, dtype)
-    rm = RewardModel(model, tokenizer, offset=offset, max_length=max_length)
+    from training.modeling import inference_weights_dtype, pick_dtype
+
+    device = torch.device(device) if not isinstance(device, torch.device) else device
+    compute = pick_dtype(device, precision, path)
+    weights = dtype if dtype is not None else inference_weights_dtype(device, compute)
+    model, tokenizer = _load_seqcls(path, device, weights)
+    rm = RewardModel(model, tokenizer, offset=offset, max_length=max_length, compute_dtype=compute)
     rm.eval()
     return rm
 

@@ -22,6 +22,7 @@ front with a warning on stderr and counted in result.json (``rows_dropped_too_lo
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 
 from training.config import RunConfig, parse_config
@@ -39,7 +40,8 @@ class SFTRunConfig(RunConfig):
     packing: bool = field(default=False, metadata={"help": "Pack several conversations per max_length sequence."})
     activation_checkpointing: bool = field(
         default=False,
-        metadata={"help": "Recompute activations in backward: less memory, ~30% slower (TRL's default is on)."},
+        metadata={"help": "Recompute activations in backward: less memory, about 30 percent slower "
+                          "(TRL's default is on)."},
     )
 
 
@@ -103,6 +105,7 @@ def build_trainer(cfg: SFTRunConfig, snapshot, model_path, writer, device, dtype
     from trl import SFTConfig, SFTTrainer
 
     from training.hf_glue import MetricsCallback, trainer_kwargs
+    from training.lora import lora_config
     from training.modeling import load_causal_lm, load_tokenizer, sync_pad_token
 
     tokenizer = load_tokenizer(model_path)
@@ -122,7 +125,8 @@ def build_trainer(cfg: SFTRunConfig, snapshot, model_path, writer, device, dtype
 
     eval_ds = to_dataset(snapshot.valid) if snapshot.valid else None
     return SFTTrainer(model=model, args=args, train_dataset=to_dataset(snapshot.train), eval_dataset=eval_ds,
-                      processing_class=tokenizer, callbacks=[MetricsCallback(writer), *callbacks])
+                      processing_class=tokenizer, peft_config=lora_config(model, cfg),
+                      callbacks=[MetricsCallback(writer, desc="sft"), *callbacks])
 
 
 def run(cfg: SFTRunConfig, callbacks=()) -> dict:
@@ -137,7 +141,7 @@ def run(cfg: SFTRunConfig, callbacks=()) -> dict:
     check_chat_template(tokenizer, model_path)
     snapshot, dropped = drop_too_long(snapshot, tokenizer, cfg.max_length, cfg.data)  # before any output
     device = pick_device(cfg.device)
-    dtype = pick_dtype(device)
+    dtype = pick_dtype(device, cfg.precision, model_path)
     seed_everything(cfg.seed)
     writer = prepare_writer(cfg, device)
     trainer = build_trainer(cfg, snapshot, model_path, writer, device, dtype, callbacks)
@@ -161,5 +165,8 @@ def main(argv: list[str] | None = None) -> int:
     cfg = parse_config(SFTRunConfig, argv, prog="python -m training sft")
     result = run(cfg)
     if result:  # rank 0 only
+        from training.runio import stage_line
+
+        print(stage_line(result), file=sys.stderr)
         print(f"sft: done, model in {result['model_dir']}")
     return 0

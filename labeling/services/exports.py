@@ -7,13 +7,20 @@ A snapshot is ``<PREFLOOP_DATA_DIR>/snapshots/<name>/`` holding
     valid.jsonl           held-out rows (may be empty)
     pairwise_train.jsonl  comparisons only: TRL's {prompt, chosen, rejected} view, one row per ranked pair
     pairwise_valid.jsonl
+    README.md             dataset card: ``datasets.load_dataset(<folder>)`` loads the rows of the snapshot's
+                          kind (splits train / validation); comparisons also have the named configuration
+                          ``pairwise`` (``load_dataset(<folder>, "pairwise")``). Without the card the loader
+                          would put train.jsonl and pairwise_train.jsonl into one colliding split.
 
 Rows per kind:
 
     sft          {"messages": [...prompt turns..., {"role": "assistant", "content": demo}]}
     comparisons  {"prompt": [...], "completions": ["...", ...], "ranking": [[2], [0, 3], [1]],
                   "ratings": [{"completion": 0, "likert": 6, "flags": [...]}, ...],
-                  "none_acceptable": false, "labeler": "<sha256>"}
+                  "none_acceptable": false, "labeler": "<sha256>", "prompt_id": 17, "ranking_id": 42}
+    pairwise     {"prompt": [...], "chosen": [{assistant turn}], "rejected": [{assistant turn}],
+                  "ranking_id": 42, "prompt_id": 17, "labeler": "<sha256>"}  (keep a ranking's pairs together,
+                  filter labelers)
     prompts      {"prompt": [...], "prompt_id": 17, "category": "open_qa"}
 
 Splits are made **by prompt author** (InstructGPT did this by customer id): a stable hash of
@@ -175,6 +182,7 @@ def _comparison_chunk(rankings: list[Ranking]) -> Iterator[tuple[str, dict]]:
             "none_acceptable": ranking.none_acceptable,
             "labeler": labeler_hash(assignment.labeler_id),
             "prompt_id": task.prompt_id,
+            "ranking_id": ranking.pk,
         }
         yield author_key(task.prompt), row
 
@@ -192,8 +200,13 @@ ROW_BUILDERS = {"sft": _sft_rows, "comparisons": _comparison_rows, "prompts": _p
 
 
 def pairwise_view(row: dict) -> Iterator[dict]:
-    """TRL's conversational preference rows for one comparison row: every (better, worse) pair; ties give none."""
+    """TRL's conversational preference rows for one comparison row: every (better, worse) pair; ties give none.
+
+    Each pair carries its ranking, prompt and labeler ids, so a client can keep the C(K,2) pairs of one
+    ranking together (one batch element, as InstructGPT trains) and filter labelers.
+    """
     ranking = row["ranking"]
+    ids = {"ranking_id": row.get("ranking_id"), "prompt_id": row.get("prompt_id"), "labeler": row.get("labeler")}
     for hi, better in enumerate(ranking):
         for worse in ranking[hi + 1:]:
             for w in better:
@@ -202,6 +215,7 @@ def pairwise_view(row: dict) -> Iterator[dict]:
                         "prompt": row["prompt"],
                         "chosen": [{"role": "assistant", "content": row["completions"][w]}],
                         "rejected": [{"role": "assistant", "content": row["completions"][lo]}],
+                        **ids,
                     }
 
 
@@ -221,6 +235,32 @@ def _write_jsonl(path: Path, rows: Iterable[dict]) -> tuple[int, str]:
         os.fsync(fh.fileno())
     path.chmod(0o444)
     return count, digest.hexdigest()
+
+
+CARD_CONFIGS = {"sft": [("default", "")], "prompts": [("default", "")],
+                "comparisons": [("default", ""), ("pairwise", "pairwise_")]}
+
+
+def _write_card(folder: Path, kind: str, name: str, counts: dict[str, int]) -> None:
+    """README.md with the ``configs`` YAML header ``datasets.load_dataset`` reads; read-only like the rest.
+
+    A split with no rows is left out (the JSON loader cannot infer columns from an empty file).
+    """
+    lines = ["---", "configs:"]
+    for config, prefix in CARD_CONFIGS[kind]:
+        lines += [f"- config_name: {config}", "  data_files:"]
+        for part, split in (("train", "train"), ("valid", "validation")):
+            if counts.get(f"{prefix}{part}"):
+                lines += [f"  - split: {split}", f"    path: {prefix}{part}.jsonl"]
+    lines += ["---", "", f"# Prefloop snapshot `{name}` ({kind})", "",
+              "Immutable export of human labels; `manifest.json` holds row counts, filters and sha256 per file.",
+              "Splits are made by prompt author, so no author appears in both.", "",
+              "```python", "from datasets import load_dataset", "",
+              f'ds = load_dataset("path/to/{name}")' + ('  # or load_dataset(path, "pairwise")'
+                                                         if kind == "comparisons" else ""), "```", ""]
+    card = folder / "README.md"
+    card.write_text("\n".join(lines), encoding="utf-8")
+    card.chmod(0o444)
 
 
 def combined_digest(file_hashes: dict[str, str]) -> str:
@@ -296,6 +336,7 @@ def snapshot_create(
                 counts[f"pairwise_{part}"], files[f"pairwise_{part}.jsonl"] = _write_jsonl(
                     tmp / f"pairwise_{part}.jsonl", pairs
                 )
+        _write_card(tmp, kind, name, counts)
         digest = combined_digest(files)
         filters = {"campaign_ids": campaign_ids, "valid_fraction": float(valid_fraction), "seed": seed,
                    "status": "submitted" if kind != "prompts" else "all", "include_evaluation": include_evaluation}

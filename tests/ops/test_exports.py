@@ -65,12 +65,34 @@ def test_comparison_rows_index_into_completions_keep_ties_and_hash_labelers(labe
     # Pairwise view: ties give no pair. [[2],[0,1]] → 2 pairs; [[1],[0],[2]] → 3 pairs.
     pairs = read_jsonl(folder / "pairwise_train.jsonl") + read_jsonl(folder / "pairwise_valid.jsonl")
     assert len(pairs) == 6 * 2 + 6 * 3
-    assert set(pairs[0]) == {"prompt", "chosen", "rejected"}
+    assert set(pairs[0]) == {"prompt", "chosen", "rejected", "ranking_id", "prompt_id", "labeler"}
     assert pairs[0]["chosen"][0]["role"] == "assistant"
+    # Every pair points back at its ranking row (same prompt and labeler): a client can regroup them.
+    by_ranking = {r["ranking_id"]: r for r in rows}
+    assert len(by_ranking) == 12
+    for pair in pairs:
+        source = by_ranking[pair["ranking_id"]]
+        assert (pair["prompt_id"], pair["labeler"], pair["prompt"]) == (source["prompt_id"], source["labeler"],
+                                                                        source["prompt"])
     from training.data import load_snapshot
 
     loaded = load_snapshot(snap.path, "comparisons")
     assert len(loaded.train) + len(loaded.valid) == 12
+
+
+def test_snapshot_folder_loads_with_hf_datasets_and_named_configs(labeled, data_dir):
+    datasets = pytest.importorskip("datasets")
+    snap = snapshot_create(kind="comparisons", campaign_ids=[labeled.campaign.pk], name="cmp-hf", valid_fraction=0.3)
+    manifest = json.loads((Path(snap.path) / "manifest.json").read_text())
+    rankings = datasets.load_dataset(snap.path)
+    assert {k: v.num_rows for k, v in rankings.items()} == {"train": manifest["split"]["train"],
+                                                             "validation": manifest["split"]["valid"]}
+    assert {"prompt", "completions", "ranking", "labeler", "ranking_id"} <= set(rankings["train"].column_names)
+    pairs = datasets.load_dataset(snap.path, "pairwise")
+    assert sum(v.num_rows for v in pairs.values()) == 6 * 2 + 6 * 3
+    assert set(pairs["train"].column_names) == {"prompt", "chosen", "rejected", "ranking_id", "prompt_id", "labeler"}
+    sft = snapshot_create(kind="sft", campaign_ids=[labeled.campaign.pk], name="sft-hf", valid_fraction=0.0)
+    assert list(datasets.load_dataset(sft.path)) == ["train"]  # an empty valid split is left out of the card
 
 
 def test_prompt_rows_carry_prompt_ids_and_multi_turn_messages(labeled, data_dir):

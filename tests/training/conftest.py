@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# One torch thread (the default of --threads honours it): tests run beside other jobs on 2 shared cores.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # the machine has 2 cores shared by everyone
 sys.path.insert(0, str(Path(__file__).parent))  # `import helpers` regardless of pytest's import mode
 

@@ -150,9 +150,9 @@ def test_ppo_two_processes(tiny_model_dir, tmp_path):
                   "--ptx_data", make_sft(tmp_path / "sft", n=8), "--ptx_batch_size", "3")
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.count("policy saved to") == 1
-    result = assert_written_once(out, [1, 2, 3])
+    result = assert_written_once(out, [0, 1, 2, 3])  # step 0: the starting policy's held-out reward
     assert result["summary"]["processes"] == 2 and result["summary"]["episodes"] == 24
-    rows = read_metrics(out)
+    rows = [r for r in read_metrics(out) if r["step"] > 0]
     for key in ("reward_mean", "kl", "entropy", "clip_fraction", "value_loss", "ptx_loss", "explained_variance"):
         assert all(r[key] is not None for r in rows), key
     assert rows[0]["kl"] == pytest.approx(0.0, abs=1e-5)  # sampled before any update: policy == reference

@@ -72,6 +72,11 @@ def test_generate_cli_output_rows(tiny_model_dir, tmp_path):
     assert all(len(r["completions"]) == 2 for r in rows)
     assert rows[0]["settings"] == {"k": 2, "temperature": 1.0, "top_p": 1.0, "max_new_tokens": 8, "seed": 3}
     assert rows[0]["model"] == str(tiny_model_dir)
+    # Progress for the job runner, which tails metrics.jsonl in the output's folder: two runs appended rows.
+    progress = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    first_run = progress[: len(progress) // 2]
+    assert first_run[0]["progress"] == 0.0 and first_run[-1] == {**first_run[-1], "progress": 1.0, "prompts_done": 3}
+    assert [r["step"] for r in first_run] == list(range(len(first_run))) and len(first_run) >= 3  # 6 seqs / 4
 
 
 def test_generate_bad_prompt_row(tiny_model_dir, tmp_path, capsys):

@@ -73,7 +73,7 @@ def test_ppo_raises_known_reward_with_bounded_kl(tiny_model_dir, prompts_file, t
     # A random tiny model says "the" in ~5% of 8-token replies; PPO must make it common.
     assert summary["reward_mean_first"] < 0.3
     assert summary["reward_mean_last"] > summary["reward_mean_first"] + 0.3
-    rows = read_metrics(out)
+    rows = [r for r in read_metrics(out) if r["step"] > 0]
     kls = [r["kl"] for r in rows]
     # The policy moved away from the reference, but the KL penalty kept it within a few nats.
     assert 0.05 < kls[-1] < 15 and all(k < 15 for k in kls)
@@ -107,8 +107,9 @@ def test_ppo_resume_lands_where_an_uninterrupted_run_lands(tiny_model_dir, promp
     for key in a:
         torch.testing.assert_close(a[key], b[key], rtol=0, atol=1e-6)
     ma, mb = read_metrics(full), read_metrics(broken)
-    assert [r["step"] for r in mb] == [1, 2, 3, 4]
-    for ra, rb in zip(ma, mb):
+    assert [r["step"] for r in mb] == [0, 1, 2, 3, 4]  # step 0: the starting policy, evaluated once
+    assert ma[0]["eval_reward"] == mb[0]["eval_reward"] and ma[-1]["eval_reward"] == mb[-1]["eval_reward"]
+    for ra, rb in zip(ma[1:], mb[1:]):
         for key in ("reward_mean", "kl", "kl_coef", "ptx_loss", "value_loss"):
             assert ra[key] == pytest.approx(rb[key], abs=1e-6), key
     assert ma[-1]["kl_coef"] != 0.02  # the adaptive controller moved beta (and resumed its state)
@@ -121,7 +122,7 @@ def test_ppo_cli_writes_a_loadable_policy(tiny_model_dir, prompts_file, untraine
     assert proc.returncode == 0, proc.stderr
     result = read_result(out)
     assert result["status"] == "succeeded" and result["command"] == "ppo"
-    assert len(read_metrics(out)) == 2
+    assert [r["step"] for r in read_metrics(out)] == [0, 1, 2]
     trained, base = load_file(out / "model" / "model.safetensors"), load_file(tiny_model_dir / "model.safetensors")
     assert trained.keys() == base.keys()
     assert any(not torch.equal(trained[k], base[k]) for k in base)  # two PPO steps moved the policy

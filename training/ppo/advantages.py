@@ -38,6 +38,17 @@ def kl_penalized_rewards(
     return rewards, kl
 
 
+def k3_kl(logprobs: torch.Tensor, ref_logprobs: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Per-token k3 estimate of KL(pi || ref) (Schulman, "Approximating KL divergence", 2020), (B, T).
+
+    With ``r = pi_ref / pi`` on tokens sampled from pi: ``k3 = (r - 1) - log r``.
+    Unbiased like k1 = ``-log r``, but never negative (``x - 1 >= log x``), so a
+    logged KL below 0 (k1's sampling noise) cannot mislead anyone.
+    """
+    log_ratio = (ref_logprobs - logprobs).float()
+    return (torch.expm1(log_ratio) - log_ratio).clamp(min=0) * mask.to(log_ratio.dtype)
+
+
 def compute_gae(
     rewards: torch.Tensor,
     values: torch.Tensor,

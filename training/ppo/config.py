@@ -60,16 +60,32 @@ class PPOConfig(RunConfig):
     )
     ptx_coef: float = field(default=1.0, metadata={"help": "gamma: weight of the SFT negative log-likelihood term."})
     ptx_batch_size: int = field(default=4, metadata={"help": "SFT rows per gradient update for the ptx term."})
+    freeze_value_trunk: bool = field(
+        default=False,
+        metadata={"help": "Train only the value head on a frozen trunk: the trunk's features are computed once "
+                          "per rollout, so value updates cost almost nothing."},
+    )
+    eval_steps: int = field(
+        default=10,
+        metadata={"help": "Score the policy on held-out prompts (the prompts snapshot's valid split) at step 0 "
+                          "and every N steps (0 = only at step 0 and the end)."},
+    )
+    eval_prompts: int = field(default=16, metadata={"help": "Held-out prompts per evaluation (the first N)."})
+    samples_logged: int = field(
+        default=3, metadata={"help": "Sample texts (prompt, response, reward) logged with each evaluation."}
+    )
 
     def __post_init__(self) -> None:
         super().__post_init__()
         if (self.reward_model is None) == (self.reward_fn is None):
             raise TrainingInputError("config: give exactly one of reward_model and reward_fn")
         positive = ("mini_batch_size", "ppo_epochs", "max_new_tokens", "max_prompt_length", "ptx_batch_size",
-                    "kl_horizon")
+                    "kl_horizon", "eval_prompts")
         for name in positive:
             if getattr(self, name) <= 0:
                 raise TrainingInputError(f"config: {name} must be > 0, got {getattr(self, name)}")
+        if self.eval_steps < 0 or self.samples_logged < 0:
+            raise TrainingInputError("config: eval_steps and samples_logged must be >= 0")
         if self.mini_batch_size > self.batch_size:
             raise TrainingInputError("config: mini_batch_size must be <= batch_size")
         if self.temperature <= 0 or self.init_kl_coef < 0 or self.cliprange <= 0 or self.cliprange_value <= 0:

@@ -51,9 +51,12 @@ import sys
 from training.config import parse_config
 from training.dist import capture_rng_states, decorrelate_rng, restore_rng_states
 from training.ppo.config import PPOConfig
+from training.lora import has_adapters, merge_adapters
 from training.ppo.context import Context
+from training.ppo.heldout import eval_prompts, evaluate_policy, hacking_warning
 from training.ppo.step import ppo_step
 from training.runio import RunWriter, load_latest_checkpoint, progress_bar, save_checkpoint, save_model_atomic
+from training.runio import stage_line
 
 __all__ = ["Context", "main", "ppo_step", "run"]
 
@@ -67,14 +70,21 @@ def run(cfg: PPOConfig) -> dict:
     acc = ctx.accelerator
     writer = RunWriter(cfg.output_dir, ctx.device)
     start, state = _maybe_resume(ctx, writer)
+    prompts, split = eval_prompts(ctx.prompts_snap, cfg.eval_prompts)
+    if start == 0 and acc.is_main_process:  # the starting policy, before any update: step 0
+        state["eval0"] = evaluate_policy(ctx, prompts, split)
+        writer.log(0, 0.0, None, None, None, kl=0.0, **state["eval0"])
     bar = progress_bar(cfg.max_steps, "ppo", initial=start, disable=not acc.is_main_process)
     for step in range(start + 1, cfg.max_steps + 1):
         stats = step_fn(ctx, step)  # global figures, the same on every process
         state["reward_history"].append(stats["reward_mean"])
+        state.setdefault("first_spread", stats["reward_std"])
         state["window"].append(stats)
-        if step % cfg.logging_steps == 0 or step == cfg.max_steps:
+        due = bool(cfg.eval_steps and step % cfg.eval_steps == 0) or step == cfg.max_steps
+        extras = _heldout(ctx, state, prompts, split) if due and acc.is_main_process else {}
+        if step % cfg.logging_steps == 0 or step == cfg.max_steps or due:
             if acc.is_main_process:
-                _log(writer, step, cfg, ctx, state["window"])
+                _log(writer, step, cfg, ctx, state["window"], extras)
             state["window"].clear()
         if cfg.save_steps and step % cfg.save_steps == 0 and step < cfg.max_steps:
             _checkpoint(ctx, writer, step, state)
@@ -84,6 +94,22 @@ def run(cfg: PPOConfig) -> dict:
     acc.wait_for_everyone()  # nobody tears the process group down while the main one still writes
     acc.end_training()
     return result
+
+
+def _heldout(ctx: Context, state: dict, prompts: list, split: str) -> dict:
+    """Held-out evaluation of the current policy, plus a reward-hacking warning when one applies."""
+    out = evaluate_policy(ctx, prompts, split)
+    history, first = state["reward_history"], state.get("eval0")
+    k = max(1, min(5, len(history) // 4))  # a few batches each end: single-batch rewards are noisy
+    if first:
+        warning = hacking_warning(sum(history[:k]) / k, sum(history[-k:]) / k, state["first_spread"],
+                                  first["eval_reward"], out["eval_reward"], split)
+        if warning:
+            out["warning"] = warning
+            state.setdefault("warnings", []).append(warning)
+            print(f"warning: {warning}", file=sys.stderr)
+    state["eval_last"] = out["eval_reward"]
+    return out
 
 
 def _checkpoint(ctx: Context, writer: RunWriter, step: int, state: dict) -> None:
@@ -100,10 +126,19 @@ def _finish(ctx: Context, writer: RunWriter, state: dict) -> dict:
     cfg = ctx.cfg
     info = {"kind": "policy", "base_model": str(ctx.model_path), "reward_model": cfg.reward_model,
             "reward_fn": cfg.reward_fn, "steps": cfg.max_steps}
-    save_model_atomic(ctx.accelerator.unwrap_model(ctx.policy_train), ctx.tokenizer, writer.model_dir, info=info)
+    policy = ctx.accelerator.unwrap_model(ctx.policy_train)
+    if has_adapters(policy):
+        info["lora_merged"] = True
+        policy = merge_adapters(policy)  # a plain model folder: generate, evaluate and ppo --model load it
+    save_model_atomic(policy, ctx.tokenizer, writer.model_dir, info=info)
     history = state["reward_history"]
     k = max(1, min(5, len(history) // 4))  # average a few steps: single-batch rewards are noisy
+    eval0 = state.get("eval0") or {}
     summary = {
+        "eval_reward_first": eval0.get("eval_reward"), "eval_reward_last": state.get("eval_last"),
+        "eval_split": eval0.get("eval_split"), "warnings": state.get("warnings", []),
+        "lora_rank": cfg.lora_rank, "freeze_value_trunk": cfg.freeze_value_trunk,
+        "precision": str(ctx.dtype).removeprefix("torch."),
         "reward_mean_first": sum(history[:k]) / k, "reward_mean_last": sum(history[-k:]) / k,
         "kl_last": writer.last_metrics.get("kl"), "kl_coef": ctx.kl_ctl.value,
         "episodes": cfg.max_steps * cfg.batch_size, "steps": cfg.max_steps, "base_model": str(ctx.model_path),
@@ -137,13 +172,13 @@ def _maybe_resume(ctx: Context, writer: RunWriter) -> tuple[int, dict]:
     return ckpt["step"], state
 
 
-def _log(writer: RunWriter, step: int, cfg: PPOConfig, ctx: Context, window: list[dict]) -> None:
-    """One metrics.jsonl row: the mean of each statistic over the steps since the previous row."""
+def _log(writer: RunWriter, step: int, cfg: PPOConfig, ctx: Context, window: list[dict], extras: dict) -> None:
+    """One metrics.jsonl row: the mean of each statistic over the steps since the previous row (+ evaluation)."""
     keys = {k for s in window for k in s}
     mean = {k: sum(s[k] for s in window if k in s) / sum(1 for s in window if k in s) for k in keys}
     loss, tps = mean.pop("loss"), mean.pop("tokens_per_s")
     mean["kl_coef"] = ctx.kl_ctl.value
-    writer.log(step, step / cfg.max_steps, loss, ctx.scheduler.get_last_lr()[0], tps, **mean)
+    writer.log(step, step / cfg.max_steps, loss, ctx.scheduler.get_last_lr()[0], tps, **mean, **extras)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -153,6 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     if not result:  # not the main process: the main one reports
         return 0
     s = result["summary"]
+    print(stage_line(result), file=sys.stderr)
     print(f"policy saved to {result['model_dir']}; mean reward {s['reward_mean_first']:.4f} -> "
           f"{s['reward_mean_last']:.4f}, KL {s['kl_last']}")
     return 0

@@ -33,11 +33,14 @@ def builtin_reward(spec: str) -> RewardFn:
     raise TrainingInputError(f"reward_fn {spec!r}: unknown builtin (choose from {', '.join(BUILTINS)})")
 
 
-def reward_model_fn(path: str, device, dtype, batch_size: int = 16) -> RewardFn:
-    """Score with the normalised reward model in ``path`` (InstructGPT: the bias makes SFT outputs ~0)."""
+def reward_model_fn(path: str, device, precision: str = "auto", batch_size: int = 16) -> RewardFn:
+    """Score with the normalised reward model in ``path`` (InstructGPT: the bias makes SFT outputs ~0).
+
+    Frozen, so loaded for inference: bf16 weights on CUDA, fp32 weights under bf16 autocast on a CPU.
+    """
     from training.reward_model import load_reward_model
 
-    rm = load_reward_model(path, device, dtype)
+    rm = load_reward_model(path, device, precision=precision)
     for p in rm.parameters():
         p.requires_grad_(False)
     return lambda prompts, texts: rm.score(list(prompts), list(texts), batch_size=batch_size)

@@ -17,6 +17,8 @@ state (hidden state at P-1+t), i.e. before r_t is emitted.
 
 from __future__ import annotations
 
+import contextlib
+import time
 from dataclasses import dataclass, fields
 
 import torch
@@ -38,6 +40,10 @@ class Rollout:
     ref_logprobs: torch.Tensor
     values: torch.Tensor
     scores: torch.Tensor
+    # Frozen value trunk only: its features at the value positions (B, R, H), so updates skip the trunk.
+    value_hidden: torch.Tensor | None = None
+    # LoRA on the top blocks only: the input of the first adapted block (B, P+R, H), see training.ppo.prefix.
+    prefix_hidden: torch.Tensor | None = None
 
     @property
     def input_ids(self) -> torch.Tensor:
@@ -51,7 +57,8 @@ class Rollout:
 
     def select(self, idx: torch.Tensor) -> "Rollout":
         """The episodes at ``idx`` (a minibatch)."""
-        return Rollout(**{f.name: getattr(self, f.name)[idx] for f in fields(self)})
+        return Rollout(**{f.name: None if getattr(self, f.name) is None else getattr(self, f.name)[idx]
+                          for f in fields(self)})
 
 
 def encode_prompts(tokenizer, prompts: list[list[dict]], max_prompt_length: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -127,8 +134,14 @@ def response_logprobs(model, query_ids, query_mask, response_ids, response_mask,
     return (logp, entropy_from_logits(logits)) if with_entropy else logp
 
 
-def response_values(value_model, query_ids, query_mask, response_ids, response_mask, *, dtype) -> torch.Tensor:
-    """V(s_t) for each response position (B, R), from the value model's per-token head."""
+def response_values(value_model, query_ids, query_mask, response_ids, response_mask, *, dtype,
+                    hidden: torch.Tensor | None = None) -> torch.Tensor:
+    """V(s_t) for each response position (B, R), from the value model's per-token head.
+
+    ``hidden``: the frozen trunk's features at those positions (:func:`value_features`); only the head runs.
+    """
+    if hidden is not None:
+        return value_model(None, None, hidden=hidden).float()  # via forward: DDP syncs gradients only there
     input_ids = torch.cat([query_ids, response_ids], dim=1)
     mask = torch.cat([query_mask, response_mask], dim=1)
     start = query_ids.shape[1] - 1
@@ -138,13 +151,29 @@ def response_values(value_model, query_ids, query_mask, response_ids, response_m
 
 
 @torch.no_grad()
+def value_features(value_model, query_ids, query_mask, response_ids, response_mask, *, dtype) -> torch.Tensor:
+    """The value trunk's last hidden states at the value positions (B, R, H), float32."""
+    input_ids = torch.cat([query_ids, response_ids], dim=1)
+    mask = torch.cat([query_mask, response_mask], dim=1)
+    start = query_ids.shape[1] - 1
+    with autocast(input_ids.device, dtype):
+        hidden = value_model.hidden_states(input_ids, mask)
+    return hidden[:, start : start + response_ids.shape[1]].float()
+
+
+@torch.no_grad()
 def collect_rollout(policy, ref_policy, value_model, tokenizer, reward_fn, prompts, *, max_prompt_length: int,
-                    max_new_tokens: int, temperature: float, device, dtype, chunk_size: int = 16):
+                    max_new_tokens: int, temperature: float, device, dtype, chunk_size: int = 16,
+                    frozen_value_trunk: bool = False, timings: dict | None = None, prefix=None):
     """Sample, decode, score, and record old/ref log-probs and values → (Rollout, response texts).
 
     Models must be in eval mode (no dropout), so the log-probs recorded here
     are exactly those PPO's first epoch recomputes (ratio = 1 before any update).
+    ``timings`` (a dict) receives ``time_generate_s`` and ``time_score_s``.
+    ``prefix`` (a :class:`training.ppo.prefix.FrozenPrefix`) records the frozen
+    lower blocks' output during the policy's forward and replays it for the reference's.
     """
+    t0 = time.perf_counter()
     query_ids, query_mask = (t.to(device) for t in encode_prompts(tokenizer, prompts, max_prompt_length))
     response_ids, response_mask = sample_responses(
         policy, tokenizer, query_ids, query_mask, max_new_tokens=max_new_tokens, temperature=temperature, dtype=dtype
@@ -152,16 +181,27 @@ def collect_rollout(policy, ref_policy, value_model, tokenizer, reward_fn, promp
     texts = [
         tokenizer.decode(ids[m.bool()], skip_special_tokens=True) for ids, m in zip(response_ids, response_mask)
     ]
+    t1 = time.perf_counter()
     scores = torch.tensor(reward_fn(prompts, texts), dtype=torch.float32, device=device)
-    parts = {"logprobs": [], "ref_logprobs": [], "values": []}
+    parts = {"logprobs": [], "ref_logprobs": [], "values": [], "value_hidden": [], "prefix_hidden": []}
     for i in range(0, len(prompts), chunk_size):
         sl = slice(i, i + chunk_size)
         args = (query_ids[sl], query_mask[sl], response_ids[sl], response_mask[sl])
-        parts["logprobs"].append(response_logprobs(policy, *args, temperature=temperature, dtype=dtype))
-        parts["ref_logprobs"].append(response_logprobs(ref_policy, *args, temperature=temperature, dtype=dtype))
-        parts["values"].append(response_values(value_model, *args, dtype=dtype))
-    rollout = Rollout(query_ids, query_mask, response_ids, response_mask, scores=scores,
+        captured: list = []
+        with prefix.capture(captured) if prefix is not None else contextlib.nullcontext():
+            parts["logprobs"].append(response_logprobs(policy, *args, temperature=temperature, dtype=dtype))
+        with prefix.replay(captured[0]) if prefix is not None else contextlib.nullcontext():
+            parts["ref_logprobs"].append(response_logprobs(ref_policy, *args, temperature=temperature, dtype=dtype))
+        parts["prefix_hidden"].append(captured[0] if captured else None)
+        hidden = value_features(value_model, *args, dtype=dtype) if frozen_value_trunk else None
+        parts["values"].append(response_values(value_model, *args, dtype=dtype, hidden=hidden))
+        parts["value_hidden"].append(hidden)
+    optional = {k: parts.pop(k) for k in ("value_hidden", "prefix_hidden")}
+    optional = {k: torch.cat(v) if v and v[0] is not None else None for k, v in optional.items()}
+    rollout = Rollout(query_ids, query_mask, response_ids, response_mask, scores=scores, **optional,
                       **{k: torch.cat(v) for k, v in parts.items()})
+    if timings is not None:
+        timings.update(time_generate_s=t1 - t0, time_score_s=time.perf_counter() - t1)
     return rollout, texts
 
 
@@ -185,5 +225,7 @@ def gather_rollout(accelerator, roll: Rollout, pad_id: int) -> Rollout:
         "logprobs": pad("logprobs", 0.0), "ref_logprobs": pad("ref_logprobs", 0.0), "values": pad("values", 0.0),
         "scores": roll.scores,
     }
+    if roll.value_hidden is not None:
+        parts["value_hidden"] = pad("value_hidden", 0.0)
     return Rollout(**accelerator.gather(parts))
 

@@ -13,13 +13,14 @@ DDP averages is exactly that of the global minibatch.
 
 from __future__ import annotations
 
+import contextlib
 import time
 
 import torch
 
 from training.dist import reduce_sums, shard, shard_slice
 from training.order import batch_rows
-from training.ppo.advantages import compute_gae, kl_penalized_rewards, whiten_advantages
+from training.ppo.advantages import compute_gae, k3_kl, kl_penalized_rewards, whiten_advantages
 from training.ppo.context import Context
 from training.ppo.losses import policy_loss, value_loss
 from training.ppo.ptx import ptx_loss, ptx_targets
@@ -32,10 +33,12 @@ def ppo_step(ctx: Context, step: int) -> dict:
     cfg, t0 = ctx.cfg, time.perf_counter()
     rows = ctx.prompts_snap.train
     prompts = [rows[i]["prompt"] for i in batch_rows(step - 1, len(rows), cfg.batch_size, cfg.seed)]
+    timings: dict = {}
     local, _ = collect_rollout(
         ctx.policy, ctx.ref, ctx.value, ctx.tokenizer, ctx.reward_fn, shard(prompts, ctx.accelerator),
         max_prompt_length=cfg.max_prompt_length, max_new_tokens=cfg.max_new_tokens,
         temperature=cfg.temperature, device=ctx.device, dtype=ctx.dtype, chunk_size=cfg.mini_batch_size,
+        frozen_value_trunk=cfg.freeze_value_trunk, timings=timings, prefix=ctx.prefix,
     )
     roll = gather_rollout(ctx.accelerator, local, ctx.tokenizer.pad_token_id)
     mask = roll.response_mask
@@ -43,18 +46,22 @@ def ppo_step(ctx: Context, step: int) -> dict:
     advantages, returns = compute_gae(rewards, roll.values, mask, cfg.gamma, cfg.lam)
     if cfg.whiten_advantages:
         advantages = whiten_advantages(advantages, mask)
+    t_update = time.perf_counter()
     updates = _ppo_epochs(ctx, step, roll, advantages, returns)
+    timings["time_update_s"] = time.perf_counter() - t_update
     ctx.scheduler.step()
-    episode_kl = float(kl.sum(1).mean())
+    # Logged and controlled KL: k3 (never negative). The per-token penalty stays k1, as InstructGPT.
+    episode_kl = float(k3_kl(roll.logprobs, roll.ref_logprobs, mask).sum(1).mean())
     n = len(prompts)
     stats = {
         "reward_mean": float(roll.scores.mean()), "reward_std": float(roll.scores.std()) if n > 1 else 0.0,
-        "kl": episode_kl, "kl_coef": ctx.kl_ctl.value,
+        "kl": episode_kl, "kl_k1": float(kl.sum(1).mean()), "kl_coef": ctx.kl_ctl.value,
         "non_score_reward": float((-ctx.kl_ctl.value * kl).sum(1).mean()),
         "explained_variance": explained_variance(roll.values, returns, mask),
         "response_length": float(mask.sum(1).float().mean()),
         "tokens_per_s": float(mask.sum()) / max(time.perf_counter() - t0, 1e-9),
-        **updates,
+        "episodes_per_s": n / max(time.perf_counter() - t0, 1e-9),
+        **updates, **timings,
     }
     ctx.kl_ctl.update(episode_kl, n)  # the same global KL on every process: beta stays in step
     return stats
@@ -111,9 +118,11 @@ def _update(ctx: Context, mb, advantages, returns, batch_tokens, ptx_demos) -> d
     cfg, mask, acc = ctx.cfg, mb.response_mask, ctx.accelerator
     share = float(mask.sum() / batch_tokens)
     args = (mb.query_ids, mb.query_mask, mb.response_ids, mask)
-    logprobs, entropy = response_logprobs(ctx.policy_train, *args, temperature=cfg.temperature, dtype=ctx.dtype,
-                                          with_entropy=True)
-    values = response_values(ctx.value_train, *args, dtype=ctx.dtype)
+    replay = ctx.prefix.replay(mb.prefix_hidden) if mb.prefix_hidden is not None else contextlib.nullcontext()
+    with replay:  # LoRA on the top blocks only: start from the frozen blocks' recorded output
+        logprobs, entropy = response_logprobs(ctx.policy_train, *args, temperature=cfg.temperature,
+                                              dtype=ctx.dtype, with_entropy=True)
+    values = response_values(ctx.value_train, *args, dtype=ctx.dtype, hidden=mb.value_hidden)
     pg = policy_loss(logprobs, mb.logprobs, advantages, mask, cfg.cliprange)
     vf = value_loss(values, mb.values, returns, mask, cfg.cliprange_value)
     mean_entropy = masked_mean(entropy, mask)
