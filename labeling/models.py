@@ -395,3 +395,31 @@ class Job(TimeStamped):
 
     def __str__(self):
         return f"{self.kind} job #{self.pk} ({self.status})"
+
+
+class LabelReview(TimeStamped):
+    """An admin's decision on one submitted label (accept or reject), with who made it and why.
+
+    Decisions are never edited: each one is a new row, so the history is kept. A label is rejected
+    at most once (``labeling.services.review``): rejecting gives its task slot back to the queue,
+    and a rejected label is left out of agreement figures and, by default, of exports.
+    """
+
+    class Decision(models.TextChoices):
+        ACCEPT = "accept"
+        REJECT = "reject"
+
+    assignment = models.ForeignKey(Assignment, on_delete=models.PROTECT, related_name="reviews")
+    decision = models.CharField(max_length=8, choices=Decision.choices)
+    reason = models.TextField(blank=True)
+    signal = models.CharField(max_length=32, blank=True, help_text="The quality signal that led to the review, if any.")
+    reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="label_reviews")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["assignment"], condition=Q(decision="reject"), name="label_rejected_once"),
+        ]
+        indexes = [models.Index(fields=["assignment", "-created_at"], name="label_review_latest_idx")]
+
+    def __str__(self):
+        return f"{self.decision} of assignment #{self.assignment_id}"
