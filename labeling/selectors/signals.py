@@ -143,3 +143,22 @@ def campaign_labeler_signals(*, campaign: Campaign, labeler_id: int | None = Non
 def flagged_labeler_ids(*, campaign: Campaign, n_boot: int = 200) -> set[int]:
     """The labelers of ``campaign`` with at least one signal raised."""
     return {e["labeler_id"] for e in campaign_labeler_signals(campaign=campaign, n_boot=n_boot)["labelers"] if e["flags"]}
+
+
+def labeler_quality_page(*, campaign: Campaign, labeler_id: int, n_boot: int = 1000) -> dict:
+    """One labeler's page: their signals with the example labels spelled out, and their agreement figures.
+
+    ``{"campaign", "labeler_id", "username", "labels", "flags", "signals", "examples": {assignment id:
+    {"task_id", "ranking", "display_order", "likert", "seconds_spent", "submitted_at"}}}``.
+    """
+    report = campaign_labeler_signals(campaign=campaign, labeler_id=labeler_id, n_boot=n_boot)
+    entry = report["labelers"][0]
+    wanted = {aid for signal in entry["signals"].values() for aid in signal["examples"]}
+    examples = {
+        r.assignment_id: {"task_id": r.task_id, "ranking": r.groups, "display_order": r.display_order,
+                          "likert": {str(c): v for c, v in sorted(r.likert.items())},
+                          "seconds_spent": r.seconds_spent, "submitted_at": r.submitted_at.isoformat()}
+        for r in label_records(campaign_ids=[campaign.pk], labeler_id=labeler_id) if r.assignment_id in wanted
+    }
+    return {"campaign": campaign.pk, **entry, "median_seconds": report["median_seconds"],
+            "thresholds": report["thresholds"], "examples": examples}
