@@ -75,7 +75,7 @@ def _by_kind(campaign: Campaign) -> dict[str, dict[str, int]]:
     zero = {"tasks_total": 0, "tasks_done": 0, "labels_required": 0, "labels_submitted": 0}
     by_kind = {kind: dict(zero) for kind in Task.Kind.values}
     rows = (
-        campaign.tasks.values("kind")
+        campaign.tasks.filter(gold_answer__isnull=True).values("kind")  # gold tasks are yardsticks, not work
         .annotate(
             tasks_total=Count("id"),
             tasks_done=Count("id", filter=Q(status=Task.Status.DONE)),

@@ -11,7 +11,7 @@
 - ``straight_lining``: the share of their rankings where every rated completion got the same
   Likert score; flagged at ``STRAIGHT_LINE_SHARE`` or more.
 - ``low_agreement``: flagged when even the top of the 95 % CI of their τ-b against the others'
-  consensus is below ``LOW_TAU`` (no better than a coin), or the top of their gold agreement CI is
+  consensus is below ``LOW_TAU`` (clearly below honest labelers), or the top of their gold agreement CI is
   below ``LOW_GOLD``.
 
 No signal is raised from fewer than ``MIN_LABELS`` rankings: a handful of labels is not evidence.
@@ -32,7 +32,7 @@ MIN_LABELS = 8
 FAMILY_ALPHA = 0.01
 SPEED_RATIO = 0.3
 STRAIGHT_LINE_SHARE = 0.8
-LOW_TAU = 0.2
+LOW_TAU = 0.3
 LOW_GOLD = 0.6
 EXAMPLES = 5
 

@@ -47,6 +47,7 @@ WITH leased AS (
           AND c.required_labels > c.submitted_count + c.active_leases
           AND NOT EXISTS (SELECT 1 FROM labeling_assignment x WHERE x.task_id = c.id AND x.labeler_id = %(labeler)s)
           {{kind_filter}}
+          AND c.gold_answer IS {{gold}} NULL
         ORDER BY c.priority DESC, c.id
         LIMIT 1
         FOR NO KEY UPDATE {{skip_locked}}
@@ -83,8 +84,12 @@ def _kind_filter(campaigns: dict[int, Campaign]) -> tuple[str, dict]:
     return " ".join(clauses), params
 
 
-def lease_next(*, labeler_id: int, campaigns: dict[int, Campaign], now: datetime, skip_locked: bool) -> Assignment | None:
+def lease_next(*, labeler_id: int, campaigns: dict[int, Campaign], now: datetime, skip_locked: bool,
+               gold: bool = False) -> Assignment | None:
     """Lease the best open task in ``campaigns`` to the labeler, or ``None`` if there is none.
+
+    ``gold``: lease a gold task (``task_queue_gold_idx``) instead of an ordinary one; the queue
+    decides which to ask for (``services.queue``), so the two never mix in one scan.
 
     Returns the assignment with ``task``, ``task.prompt``, ``task.campaign`` and the task's
     completions loaded (what ``selectors.assignments.assignment_payload`` reads). ``skip_locked``
@@ -100,7 +105,7 @@ def lease_next(*, labeler_id: int, campaigns: dict[int, Campaign], now: datetime
     params |= {f"campaign{i}": cid for i, cid in enumerate(campaigns)}
     sql = _LEASE_SQL.format(
         campaigns=", ".join(f"%(campaign{i})s" for i in range(len(campaigns))),
-        kind_filter=kind_filter, skip_locked="SKIP LOCKED" if skip_locked else "",
+        kind_filter=kind_filter, skip_locked="SKIP LOCKED" if skip_locked else "", gold="NOT" if gold else "",
     )
     # ``now`` (the caller's clock, simulated in tests) sets the deadline; the row's timestamps are
     # the real time, as ``auto_now_add`` gives the portable path.
