@@ -7,8 +7,8 @@ Four figures, each with a 95 % bootstrap CI over tasks and the number of tasks a
   both ranked and every pair of its completions, the share where both state the same relation:
   i above j, j above i, or tied (``ranking_math.relation_agreement``). Items: labeler-pair ×
   completion-pair comparisons.
-- ``kendall_tau_b``: Kendall's τ-b (scipy) of each labeler's ranking against the Ranked Pairs
-  consensus of the *other* labelers of the task (leave-one-out, so a labeler is not compared with
+- ``kendall_tau_b``: Kendall's τ-b (equal to scipy's, tested) of each labeler's ranking against the
+  Ranked Pairs consensus of the *other* labelers of the task (leave-one-out, so a labeler is not compared with
   a consensus they shaped). Mean over (labeler, task); items: those rankings.
 - ``alpha_likert`` / ``alpha_preferences``: Krippendorff's α, ordinal, from the ``krippendorff``
   package. Likert: units are (task, completion), values the 1–7 ratings. Preferences: units are
@@ -34,7 +34,7 @@ from labeling.models import Campaign
 from labeling.selectors.label_records import LabelRecord, by_task, label_records, week_of
 from labeling.selectors.quality import ranking_agreement
 from labeling.selectors.ranking_math import (
-    EMPTY, Figure, bootstrap_ratio, bootstrap_statistic, kendall_tau_b, rank_of, ranked_pairs, relation,
+    EMPTY, Figure, bootstrap_alpha, bootstrap_ratio, coincidences, kendall_tau_b, rank_of, ranked_pairs, relation,
     relation_agreement,
 )
 
@@ -153,22 +153,26 @@ def ordinal_alpha(blocks: list[np.ndarray]) -> float | None:
         return None
 
 
-def alpha_figure(tasks, attribute: str, *, n_boot: int = 200, seed: int = 0) -> Figure:
+def alpha_figure(tasks, attribute: str, *, n_boot: int = 1000, seed: int = 0) -> Figure:
+    """Ordinal α of ``attribute`` ("likert" or "prefs") over ``tasks``: the ``krippendorff`` library's
+    value, with a bootstrap CI over tasks from their coincidence matrices (``ranking_math.bootstrap_alpha``)."""
     blocks = _alpha_blocks(tasks, attribute)
     if not blocks:
         return EMPTY
-    return bootstrap_statistic(blocks, ordinal_alpha, n_boot=n_boot, seed=seed,
-                               n_items=sum(b.shape[1] for b in blocks))
+    data = np.concatenate(blocks, axis=1)
+    values = np.unique(data[~np.isnan(data)])
+    per_task = np.stack([coincidences(block, values) for block in blocks])
+    return bootstrap_alpha(per_task, ordinal_alpha(blocks), n_boot=n_boot, seed=seed,
+                           n_items=sum(b.shape[1] for b in blocks))
 
 
 def figures(tasks: list[TaskAgreement], *, n_boot: int = 1000, seed: int = 0) -> dict:
-    """All five figures over ``tasks`` (the α bootstraps use a fifth of ``n_boot``: each resample refits)."""
-    alpha_boot = max(n_boot // 5, 50)
+    """All five figures over ``tasks``."""
     return {
         "pairwise_agreement": pairwise_figure(tasks, n_boot=n_boot, seed=seed).as_dict(),
         "kendall_tau_b": tau_figure(tasks, n_boot=n_boot, seed=seed).as_dict(),
-        "alpha_likert": alpha_figure(tasks, "likert", n_boot=alpha_boot, seed=seed).as_dict(),
-        "alpha_preferences": alpha_figure(tasks, "prefs", n_boot=alpha_boot, seed=seed).as_dict(),
+        "alpha_likert": alpha_figure(tasks, "likert", n_boot=n_boot, seed=seed).as_dict(),
+        "alpha_preferences": alpha_figure(tasks, "prefs", n_boot=n_boot, seed=seed).as_dict(),
         "gold_agreement": gold_figure(tasks, n_boot=n_boot, seed=seed).as_dict(),
     }
 

@@ -14,7 +14,7 @@ from functools import cached_property
 from django.db.models import Exists, OuterRef
 
 from labeling.models import Assignment, LabelReview, Rating, Task
-from labeling.selectors.quality import _gold_groups
+from labeling.selectors.quality import gold_groups
 from labeling.selectors.ranking_math import rank_of
 
 
@@ -69,7 +69,7 @@ def label_records(*, campaign_ids: list[int], include_rejected: bool = False, la
         row[0]: LabelRecord(
             assignment_id=row[0], task_id=row[1], labeler_id=row[2], username=row[3], category=row[4],
             submitted_at=row[5], groups=row[6], display_order=list(row[7] or []), seconds_spent=row[8],
-            gold=_gold_groups(row[9]) if row[9] is not None else None,
+            gold=gold_groups(row[9]) if row[9] is not None else None,
         )
         for row in rows
     }

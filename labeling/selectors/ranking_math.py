@@ -1,4 +1,4 @@
-"""The arithmetic of rankings, with no database: relations, consensus, τ-b and the bootstrap.
+"""The arithmetic of rankings, with no database: relations, consensus, τ-b, α and the bootstrap.
 
 A ranking is a list of groups of completion ids, best first; ids in one group are tied
 (``[[3], [1, 4], [2]]``). Everything here works on those lists (or on their ``rank_of`` maps),
@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from itertools import combinations
 
 import numpy as np
-from scipy.stats import kendalltau
 
 
 def rank_of(groups) -> dict[int, int]:
@@ -39,14 +38,23 @@ def relation_agreement(rank_a: dict[int, int], rank_b: dict[int, int]) -> tuple[
 
 def kendall_tau_b(rank_a: dict[int, int], rank_b: dict[int, int]) -> float | None:
     """Kendall's τ-b (ties corrected) over the completions both ranked; None when undefined (fewer
-    than two completions, or one ranking ties everything)."""
+    than two completions, or one ranking ties everything).
+
+    Written out rather than calling ``scipy.stats.kendalltau``: with K ≤ 9 there are at most 36
+    pairs, and scipy's ~1 ms of per-call overhead made a 3,000-task report take minutes (one call
+    per labeler and task). tests/labeling/test_agreement_math.py checks it equals scipy's τ-b on
+    random rankings with ties.
+    """
     common = sorted(rank_a.keys() & rank_b.keys())
-    if len(common) < 2:
-        return None
-    x, y = [rank_a[c] for c in common], [rank_b[c] for c in common]
-    if len(set(x)) < 2 or len(set(y)) < 2:
-        return None
-    return float(kendalltau(x, y, variant="b").statistic)
+    score = tied_a = tied_b = 0
+    for i, j in combinations(common, 2):
+        a, b = relation(rank_a, i, j), relation(rank_b, i, j)
+        score += a * b  # +1 concordant, -1 discordant, 0 tied in either
+        tied_a += a == 0
+        tied_b += b == 0
+    pairs = len(common) * (len(common) - 1) // 2
+    denominator = (pairs - tied_a) * (pairs - tied_b)
+    return score / denominator ** 0.5 if denominator else None
 
 
 # ---------------------------------------------------------------- consensus (Ranked Pairs)
@@ -153,24 +161,50 @@ def bootstrap_ratio(numerators, denominators, *, n_boot: int = 1000, level: floa
     return Figure(value, float(lo), float(hi), len(den), n_items)
 
 
-def bootstrap_statistic(blocks: list, statistic, *, n_boot: int = 200, level: float = 0.95, seed: int = 0,
-                        n_items: int = 0) -> Figure:
-    """``statistic(blocks)`` with a percentile bootstrap CI over the blocks (one per task).
+# ---------------------------------------------------------------- Krippendorff's α, ordinal, by coincidences
 
-    For figures that are not a ratio of per-task sums (Krippendorff's α). Resamples where the
-    statistic is undefined (None) are dropped; no CI if fewer than half of them are defined.
+def coincidences(block: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Krippendorff's coincidence matrix (V × V) of a labelers × units block (NaN: no value).
+
+    Units with fewer than two values are not pairable and add nothing, as in the definition.
     """
-    value = statistic(blocks)
-    if value is None or len(blocks) < 2:
-        return Figure(value, None, None, len(blocks), n_items)
-    rng = np.random.default_rng(seed)
-    stats = []
-    for _ in range(n_boot):
-        idx = rng.integers(0, len(blocks), size=len(blocks))
-        stat = statistic([blocks[i] for i in idx])
-        if stat is not None:
-            stats.append(stat)
+    counts = np.stack([(block == v).sum(axis=0) for v in values], axis=1).astype(float)  # units × V
+    m = counts.sum(axis=1)
+    counts, m = counts[m >= 2], m[m >= 2]
+    if not len(m):
+        return np.zeros((len(values), len(values)))
+    pairs = counts[:, :, None] * counts[:, None, :] - counts[:, :, None] * np.eye(len(values))
+    return (pairs / (m - 1)[:, None, None]).sum(axis=0)
+
+
+def ordinal_alpha_from_coincidences(o: np.ndarray) -> np.ndarray:
+    """Ordinal α of coincidence matrices (shape ``(..., V, V)``): 1 − (n−1)·Σ o·δ² / Σ n_c n_k δ², with
+    Krippendorff's ordinal δ²_ck = (Σ_{g=c..k} n_g − (n_c + n_k)/2)². NaN where undefined."""
+    n_c = o.sum(axis=-1)
+    n = n_c.sum(axis=-1)
+    cum = np.cumsum(n_c, axis=-1)
+    between = cum[..., None, :] - (cum - n_c)[..., :, None]  # Σ_{g=c..k} n_g for c ≤ k
+    upper = np.triu(np.ones(o.shape[-2:], dtype=bool))
+    d = np.where(upper, between, np.swapaxes(between, -1, -2)) - (n_c[..., :, None] + n_c[..., None, :]) / 2
+    delta2 = d ** 2
+    observed = (o * delta2).sum(axis=(-2, -1))
+    expected = (n_c[..., :, None] * n_c[..., None, :] * delta2).sum(axis=(-2, -1)) / np.maximum(n - 1, 1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(expected > 0, 1 - observed / expected, np.nan)
+
+
+def bootstrap_alpha(per_task: np.ndarray, value: float | None, *, n_boot: int = 1000, level: float = 0.95,
+                    seed: int = 0, n_items: int = 0) -> Figure:
+    """A percentile bootstrap CI over tasks for ordinal α, from the tasks' coincidence matrices
+    (``per_task``: T × V × V): a resample's matrix is the count-weighted sum, so each resample costs
+    one matrix product instead of a refit. ``value`` is the library's α of all the data."""
+    if value is None or len(per_task) < 2:
+        return Figure(value, None, None, len(per_task), n_items)
+    weights = np.random.default_rng(seed).multinomial(len(per_task), np.full(len(per_task), 1 / len(per_task)),
+                                                      size=n_boot)
+    stats = ordinal_alpha_from_coincidences(np.tensordot(weights, per_task, axes=1))
+    stats = stats[~np.isnan(stats)]
     if len(stats) < n_boot / 2:
-        return Figure(value, None, None, len(blocks), n_items)
+        return Figure(value, None, None, len(per_task), n_items)
     lo, hi = np.quantile(stats, [(1 - level) / 2, (1 + level) / 2])
-    return Figure(value, float(lo), float(hi), len(blocks), n_items)
+    return Figure(value, float(lo), float(hi), len(per_task), n_items)

@@ -21,7 +21,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from labeling.models import Assignment, Campaign, LabelerQualification, Task
-from labeling.selectors.quality import _gold_groups, ranking_agreement
+from labeling.selectors.quality import gold_groups, ranking_agreement
 
 Status = LabelerQualification.Status
 _rng = random.SystemRandom()
@@ -34,7 +34,7 @@ def _gold_answers_since(labeler_id: int, campaign: Campaign, since) -> list[tupl
     if since is not None:
         qs = qs.filter(submitted_at__gte=since)
     rows = qs.order_by("submitted_at", "id").values_list("task__gold_answer", "ranking__groups")
-    return [(_gold_groups(gold), groups) for gold, groups in rows if _gold_groups(gold) and groups]
+    return [(gold_groups(gold), groups) for gold, groups in rows if gold_groups(gold) and groups]
 
 
 def qualification_evaluate(*, labeler_id: int, campaign: Campaign,

@@ -6,11 +6,13 @@ import random
 import krippendorff
 import numpy as np
 import pytest
+from scipy.stats import kendalltau
 
 from labeling.selectors.agreement import ordinal_alpha
 from labeling.selectors.label_records import LabelRecord
 from labeling.selectors.ranking_math import (
-    bootstrap_ratio, kendall_tau_b, rank_of, ranked_pairs, relation_agreement,
+    bootstrap_alpha, bootstrap_ratio, coincidences, kendall_tau_b, ordinal_alpha_from_coincidences, rank_of,
+    ranked_pairs, relation_agreement,
 )
 from labeling.selectors.signals import position_bias_test
 
@@ -38,6 +40,26 @@ def test_kendall_tau_b_with_a_tie_matches_hand_computation():
     assert kendall_tau_b(rank_of([[A], [B, C]]), rank_of([[A], [B], [C]])) == pytest.approx(2 / math.sqrt(6))
     assert kendall_tau_b(rank_of([[A], [B], [C]]), rank_of([[C], [B], [A]])) == pytest.approx(-1.0)
     assert kendall_tau_b(rank_of([[A, B, C]]), rank_of([[A], [B], [C]])) is None  # undefined, not 0
+
+
+def _random_groups(rng, items):
+    order = rng.sample(items, len(items))
+    groups, i = [], 0
+    while i < len(order):
+        size = rng.choice((1, 1, 2, 3))
+        groups.append(order[i:i + size])
+        i += size
+    return groups
+
+
+def test_kendall_tau_b_equals_scipy_on_random_rankings_with_ties():
+    rng = random.Random(0)
+    for _ in range(500):
+        items = list(range(rng.randint(2, 9)))
+        a, b = rank_of(_random_groups(rng, items)), rank_of(_random_groups(rng, items))
+        ours = kendall_tau_b(a, b)
+        theirs = kendalltau([a[i] for i in items], [b[i] for i in items], variant="b").statistic
+        assert (ours is None and math.isnan(theirs)) or ours == pytest.approx(theirs, abs=1e-12)
 
 
 # --- Ranked Pairs consensus ----------------------------------------------------------------------
@@ -78,6 +100,22 @@ def test_ordinal_alpha_reproduces_the_published_example_from_task_blocks():
     assert ordinal_alpha(blocks) == pytest.approx(0.815, abs=5e-4)
     assert krippendorff.alpha(reliability_data=data, level_of_measurement="nominal") == pytest.approx(0.743, abs=5e-4)
     assert krippendorff.alpha(reliability_data=data, level_of_measurement="interval") == pytest.approx(0.849, abs=5e-4)
+
+
+def test_coincidence_alpha_equals_the_library_and_its_bootstrap_covers_it():
+    rng = np.random.default_rng(4)
+    for _ in range(20):
+        data = rng.integers(1, 8, size=(4, 30)).astype(float)
+        data[rng.random(data.shape) < 0.3] = np.nan
+        values = np.unique(data[~np.isnan(data)])
+        library = krippendorff.alpha(reliability_data=data, level_of_measurement="ordinal")
+        assert ordinal_alpha_from_coincidences(coincidences(data, values)) == pytest.approx(library, abs=1e-9)
+    data = KRIPPENDORFF_2011
+    blocks = [data[:, i:i + 3] for i in range(0, 12, 3)]
+    per_task = np.stack([coincidences(b, np.arange(1, 6)) for b in blocks])
+    assert ordinal_alpha_from_coincidences(per_task.sum(axis=0)) == pytest.approx(0.815, abs=5e-4)
+    fig = bootstrap_alpha(per_task, 0.815, n_boot=500)
+    assert fig.ci_low <= 0.815 <= fig.ci_high and fig.n_tasks == 4
 
 
 def test_ordinal_alpha_perfect_and_undefined():
