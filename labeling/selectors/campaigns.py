@@ -50,6 +50,7 @@ def campaigns_available_to_labeler(*, labeler, now: datetime | None = None) -> l
         Task.objects.filter(
             campaign_id__in=list(campaigns), status=Task.Status.OPEN,
             required_labels__gt=F("submitted_count") + F("active_leases"),
+            gold_answer__isnull=True,  # gold tasks are yardsticks served at gold_fraction, not work to list
         )
         .filter(~Exists(touched))
         .values_list("campaign_id", "kind")
