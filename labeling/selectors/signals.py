@@ -15,6 +15,9 @@
   below ``LOW_GOLD``.
 
 No signal is raised from fewer than ``MIN_LABELS`` rankings: a handful of labels is not evidence.
+Low agreement is measured against the other labelers of each task, so it presumes honest
+labelers are the majority there: where half a task's labelers are careless, an honest one can
+look out of step too (the review queue is where a person decides).
 """
 from __future__ import annotations
 
