@@ -1,7 +1,7 @@
 """The review queue (issue 10, item 6): tasks whose labels an admin should look at, labels side by side.
 
-A task is in the queue when it has a label not yet decided on (``include_reviewed`` shows decided
-ones too) and matches every filter given: one of its labels is by a labeler raised for ``signal``,
+A task is in the queue when it has a label not yet decided on (``include_reviewed`` shows fully
+decided ones too; a card always shows every label of the task, decided ones with their decision) and matches every filter given: one of its labels is by a labeler raised for ``signal``,
 or is ``labeler_id``'s, and its per-task agreement (``selectors.consensus``) is at most
 ``max_agreement``. Lowest agreement first, so the most contested tasks come up first. Prompts and
 completions are untrusted text: the API returns them as JSON strings, never as markup.
@@ -37,7 +37,7 @@ def review_queue(*, campaign: Campaign, signal: str | None = None, labeler_id: i
     """``{"count", "items": [{"task_id", "prompt", "category", "completions": [{"id", "text"}],
     "consensus", "agreement", "labels": [{"assignment_id", "labeler_id", "username", "ranking",
     "likert", "seconds_spent", "labeler_flags", "review"}]}]}`` for the filters (see the module)."""
-    records = label_records(campaign_ids=[campaign.pk], include_rejected=include_reviewed)
+    records = label_records(campaign_ids=[campaign.pk], include_rejected=True)
     flags = {e["labeler_id"]: e["flags"]
              for e in campaign_labeler_signals(campaign=campaign, n_boot=200)["labelers"]}
     reviews = latest_reviews([r.assignment_id for r in records])
@@ -49,7 +49,10 @@ def review_queue(*, campaign: Campaign, signal: str | None = None, labeler_id: i
             continue
         if labeler_id is not None and not any(r.labeler_id == labeler_id for r in records_of_task):
             continue
-        summary = records_consensus(records_of_task)
+        # Consensus and agreement leave rejected labels out; the card still shows them, decided.
+        kept = [r for r in records_of_task if (reviews.get(r.assignment_id) or {}).get("decision") != "reject"]
+        summary = records_consensus(kept) if kept else {"task_id": records_of_task[0].task_id, "consensus": [],
+                                                         "agreement": None}
         if max_agreement is not None and (summary["agreement"] is None or summary["agreement"] > max_agreement):
             continue
         chosen.append((summary, records_of_task))
