@@ -161,3 +161,30 @@ class ApiTokenAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+class _ReadOnlyAdmin(admin.ModelAdmin):
+    """Written by services only (decisions have side effects on the queue): shown, never edited here."""
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.get_fields() if f.concrete]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(models.LabelReview)
+class LabelReviewAdmin(_ReadOnlyAdmin):
+    list_display = ("id", "assignment", "decision", "signal", "reviewer", "created_at")
+    list_filter = ("decision", "signal")
+    search_fields = ("=assignment__id", "reason", "reviewer__username")
+
+
+@admin.register(models.LabelerQualification)
+class LabelerQualificationAdmin(_ReadOnlyAdmin):
+    list_display = ("id", "campaign", "labeler", "status", "agreement", "decided_at", "reopen_count")
+    list_filter = ("status",)
+    search_fields = ("labeler__username", "campaign__name")

@@ -80,6 +80,13 @@ class Campaign(TimeStamped):
     iteration_template = models.JSONField(
         default=dict, blank=True, help_text='What an automatic iteration runs: {"method": "ppo", "params": {...}}.'
     )
+    qualification_gold_tasks = models.PositiveSmallIntegerField(
+        default=0, help_text="Gold ranking tasks a labeler must answer before real tasks (0: no qualification)."
+    )
+    qualification_min_agreement = models.FloatField(
+        default=0.0, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text="Pairwise agreement with the gold answers needed to pass the qualification.",
+    )
 
     class Meta:
         constraints = [
@@ -176,6 +183,9 @@ class Task(TimeStamped):
                 fields=["campaign", "-priority", "id"], condition=Q(status="open"), name="task_queue_campaign_idx"
             ),
             models.Index(fields=["campaign", "kind", "status"], name="task_campaign_kind_status_idx"),
+            # Gold tasks served at the campaign's gold_fraction (services.queue): their own short scan.
+            models.Index(fields=["campaign", "-priority", "id"], condition=Q(status="open") & Q(gold_answer__isnull=False),
+                         name="task_queue_gold_idx"),
         ]
         constraints = [
             # Submitted labels plus live leases never exceed the overlap: the queue's core invariant,
@@ -453,3 +463,59 @@ class Evaluation(TimeStamped):
 
     def __str__(self):
         return f"evaluation {self.name} ({self.status})"
+
+
+class LabelReview(TimeStamped):
+    """An admin's decision on one submitted label (accept or reject), with who made it and why.
+
+    Decisions are never edited: each one is a new row, so the history is kept. A label is rejected
+    at most once (``labeling.services.review``): rejecting gives its task slot back to the queue,
+    and a rejected label is left out of agreement figures and, by default, of exports.
+    """
+
+    class Decision(models.TextChoices):
+        ACCEPT = "accept"
+        REJECT = "reject"
+
+    assignment = models.ForeignKey(Assignment, on_delete=models.PROTECT, related_name="reviews")
+    decision = models.CharField(max_length=8, choices=Decision.choices)
+    reason = models.TextField(blank=True)
+    signal = models.CharField(max_length=32, blank=True, help_text="The quality signal that led to the review, if any.")
+    reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="label_reviews")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["assignment"], condition=Q(decision="reject"), name="label_rejected_once"),
+        ]
+        indexes = [models.Index(fields=["assignment", "-created_at"], name="label_review_latest_idx")]
+
+    def __str__(self):
+        return f"{self.decision} of assignment #{self.assignment_id}"
+
+
+class LabelerQualification(TimeStamped):
+    """A labeler's qualification in a campaign that requires one (``Campaign.qualification_gold_tasks``).
+
+    No row means "pending since the beginning". The verdict is reached from the first N gold
+    rankings submitted at or after ``started_at`` (``labeling.services.qualification``); an admin's
+    re-open moves ``started_at`` to now, so the next N gold tasks (never ones seen before) decide.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        PASSED = "passed"
+        FAILED = "failed"
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="qualifications")
+    labeler = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="qualifications")
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
+    started_at = models.DateTimeField(null=True, blank=True, help_text="Gold labels from here count (null: all).")
+    agreement = models.FloatField(null=True, blank=True)
+    gold_pairs = models.PositiveIntegerField(default=0)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    reopened_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                    related_name="qualifications_reopened")
+    reopen_count = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["campaign", "labeler"], name="qualification_once_per_labeler")]

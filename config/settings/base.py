@@ -185,6 +185,7 @@ SPECTACULAR_SETTINGS = {
         "SnapshotKindEnum": "labeling.models.DatasetSnapshot.Kind",
         "JobKindEnum": "labeling.models.Job.Kind",
         "JobStatusEnum": "labeling.models.Job.Status",
+        "QualitySignalEnum": "labeling.selectors.signals.SIGNALS",
     },
 }
 

@@ -4,6 +4,7 @@ import { CampaignEditPage } from './admin/CampaignEditPage'
 import { CampaignListPage } from './admin/CampaignListPage'
 import { ImportPage } from './admin/ImportPage'
 import { ProgressPage } from './admin/ProgressPage'
+import { QualityPage } from './admin/QualityPage'
 import { AuthProvider, RequireAuth } from './auth'
 import { Layout } from './components/Layout'
 import { AssignmentPage } from './labeling/AssignmentPage'
@@ -33,6 +34,7 @@ export function App() {
           <Route path="/admin-ui/campaigns/:id" element={<RequireAuth admin><CampaignEditPage /></RequireAuth>} />
           <Route path="/admin-ui/campaigns/:id/import" element={<RequireAuth admin><ImportPage /></RequireAuth>} />
           <Route path="/admin-ui/campaigns/:id/progress" element={<RequireAuth admin><ProgressPage /></RequireAuth>} />
+          <Route path="/admin-ui/campaigns/:id/quality" element={<RequireAuth admin><QualityPage /></RequireAuth>} />
           <Route
             path="/research/*"
             element={

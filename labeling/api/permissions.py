@@ -35,6 +35,12 @@ class IsResearcher(_HasRole):
     roles = (roles.RESEARCHER,)
 
 
+class CanReadQuality(_HasRole):
+    """Campaign admins and researchers (and staff): agreement figures, labeler signals, the review queue."""
+
+    roles = (roles.CAMPAIGN_ADMIN, roles.RESEARCHER)
+
+
 class HasAnyRole(_HasRole):
     """Anyone with a role (or staff): read-only views every role shares."""
 

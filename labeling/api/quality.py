@@ -4,8 +4,9 @@
 - ``PUT /api/v1/tasks/{id}/gold`` ``{"answer": [[3], [1, 4], [2]] | "reference text" | null}``:
   ``labeling.services.gold.task_set_gold``.
 
-Gold answers are set by admins per task and gold tasks are served like any task (see
-``labeling.services.gold``). Included by ``labeling/api/urls.py``; documented in docs/api.md.
+Gold answers are set by admins per task; the queue serves gold tasks at the campaign's
+``gold_fraction`` (see ``labeling.services.gold`` and ``labeling.services.qualification``).
+Included by ``labeling/api/urls.py``; documented in docs/api.md.
 """
 from __future__ import annotations
 
@@ -40,7 +41,7 @@ class GoldTaskCountsOutput(serializers.Serializer):
 
 class QualityOutput(serializers.Serializer):
     campaign = serializers.IntegerField()
-    gold_fraction = serializers.FloatField(help_text="the campaign setting (not acted on yet: gold is set per task)")
+    gold_fraction = serializers.FloatField(help_text="share of next-task requests that are served a gold task first")
     gold_tasks = GoldTaskCountsOutput()
     labelers = LabelerAgreementOutput(many=True, help_text="worst agreement first; unscored labelers last")
 

@@ -47,3 +47,5 @@ research_urls = [path("", include("labeling.api.research_urls"))]
 urlpatterns = [*auth_urls, *queue_urls, *campaign_urls, *research_urls]
 urlpatterns.append(path("", include("labeling.api.quality")))  # label quality: gold answers, agreement
 urlpatterns.append(path("", include("labeling.api.evaluations")))  # human evaluation, leaderboard
+urlpatterns.append(path("", include("labeling.api.label_quality")))  # agreement, consensus, signals, review
+urlpatterns.append(path("", include("labeling.api.qualification")))  # gold qualification

@@ -50,6 +50,7 @@ def campaigns_available_to_labeler(*, labeler, now: datetime | None = None) -> l
         Task.objects.filter(
             campaign_id__in=list(campaigns), status=Task.Status.OPEN,
             required_labels__gt=F("submitted_count") + F("active_leases"),
+            gold_answer__isnull=True,  # gold tasks are yardsticks served at gold_fraction, not work to list
         )
         .filter(~Exists(touched))
         .values_list("campaign_id", "kind")
@@ -75,7 +76,7 @@ def _by_kind(campaign: Campaign) -> dict[str, dict[str, int]]:
     zero = {"tasks_total": 0, "tasks_done": 0, "labels_required": 0, "labels_submitted": 0}
     by_kind = {kind: dict(zero) for kind in Task.Kind.values}
     rows = (
-        campaign.tasks.values("kind")
+        campaign.tasks.filter(gold_answer__isnull=True).values("kind")  # gold tasks are yardsticks, not work
         .annotate(
             tasks_total=Count("id"),
             tasks_done=Count("id", filter=Q(status=Task.Status.DONE)),

@@ -32,7 +32,7 @@ def ranking_agreement(gold: list[list[int]], answer: list[list[int]]) -> tuple[i
     return agreeing, total
 
 
-def _gold_groups(answer) -> list[list[int]] | None:
+def gold_groups(answer) -> list[list[int]] | None:
     """The groups of a stored gold ranking: ``{"ranking": groups}`` (what task_set_gold writes) or a bare
     list (typed into the Django admin); None if it is neither."""
     groups = answer.get("ranking") if isinstance(answer, dict) else answer
@@ -71,9 +71,9 @@ def labeler_gold_agreement(*, campaign: Campaign) -> dict:
             "agreeing_pairs": 0, "agreement": None,
         })
         entry["gold_labelled"] += 1
-        gold_groups = _gold_groups(answer) if kinds[task_id] == Task.Kind.RANKING else None
-        if gold_groups is not None and groups is not None:
-            agreeing, total = ranking_agreement(gold_groups, groups)
+        expected = gold_groups(answer) if kinds[task_id] == Task.Kind.RANKING else None
+        if expected is not None and groups is not None:
+            agreeing, total = ranking_agreement(expected, groups)
             entry["gold_rankings"] += 1
             entry["pairs"] += total
             entry["agreeing_pairs"] += agreeing

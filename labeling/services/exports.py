@@ -49,7 +49,9 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from labeling.models import Assignment, Campaign, DatasetSnapshot, Demonstration, Prompt, Ranking, Rating
+from labeling.models import Campaign, DatasetSnapshot, Demonstration, Prompt, Ranking, Rating
+from labeling.services import export_quality
+from labeling.services.export_quality import ExportQuality, clean_export_quality
 
 SCHEMA_VERSION = 1
 KINDS = tuple(DatasetSnapshot.Kind.values)
@@ -102,8 +104,9 @@ def split_by_author(rows: Iterable[tuple[str, dict]], *, valid_fraction: float, 
 
 # ---------------------------------------------------------------- rows per kind
 
-def _submitted(campaign_ids: list[int]):
-    return Assignment.objects.filter(status=Assignment.Status.SUBMITTED, task__campaign_id__in=campaign_ids)
+def _submitted(campaign_ids: list[int], quality: ExportQuality = export_quality.DEFAULT, excluded=None):
+    """The submitted labels an export reads: rejected ones and screened-out labelers left out (export_quality)."""
+    return export_quality.submitted_labels(campaign_ids, quality, excluded)
 
 
 def export_size(*, kind: str, campaign_ids: list[int]) -> int:
@@ -114,9 +117,10 @@ def export_size(*, kind: str, campaign_ids: list[int]) -> int:
     return model.objects.filter(assignment__in=_submitted(campaign_ids)).count()
 
 
-def _sft_rows(campaign_ids: list[int]) -> Iterator[tuple[str, dict]]:
+def _sft_rows(campaign_ids: list[int], quality: ExportQuality = export_quality.DEFAULT,
+             excluded=None) -> Iterator[tuple[str, dict]]:
     demos = (
-        Demonstration.objects.filter(assignment__in=_submitted(campaign_ids))
+        Demonstration.objects.filter(assignment__in=_submitted(campaign_ids, quality, excluded))
         .select_related("assignment__task__prompt")
         .order_by("id")
     )
@@ -127,14 +131,11 @@ def _sft_rows(campaign_ids: list[int]) -> Iterator[tuple[str, dict]]:
         yield author_key(prompt), {"messages": messages}
 
 
-def _comparison_rows(campaign_ids: list[int]) -> Iterator[tuple[str, dict]]:
-    rankings = (
-        Ranking.objects.filter(assignment__in=_submitted(campaign_ids))
-        .select_related("assignment__task__prompt")
-        .order_by("id")
-    )
+def _comparison_rows(campaign_ids: list[int], quality: ExportQuality = export_quality.DEFAULT,
+                     excluded=None) -> Iterator[tuple[str, dict]]:
+    rankings = export_quality.rankings_for_export(campaign_ids, quality, excluded)  # which rankings: by quality
     chunk: list[Ranking] = []
-    for ranking in rankings.iterator(chunk_size=1000):
+    for ranking in rankings:
         chunk.append(ranking)
         if len(chunk) >= 1000:
             yield from _comparison_chunk(chunk)
@@ -184,10 +185,11 @@ def _comparison_chunk(rankings: list[Ranking]) -> Iterator[tuple[str, dict]]:
             "prompt_id": task.prompt_id,
             "ranking_id": ranking.pk,
         }
+        row.update(getattr(ranking, "row_overrides", {}))  # a consensus row speaks for several labelers
         yield author_key(task.prompt), row
 
 
-def _prompt_rows(campaign_ids: list[int]) -> Iterator[tuple[str, dict]]:
+def _prompt_rows(campaign_ids: list[int], quality=None, excluded=None) -> Iterator[tuple[str, dict]]:
     prompts = Prompt.objects.filter(campaign_id__in=campaign_ids).order_by("id")
     for prompt in prompts.iterator(chunk_size=2000):
         messages = [{"role": m["role"], "content": m["content"]} for m in prompt.messages]
@@ -286,15 +288,20 @@ def snapshot_create(
     seed: int = 0,
     created_by=None,
     include_evaluation: bool = False,
+    quality: dict | None = None,
 ) -> DatasetSnapshot:
     """Export submitted labels of ``campaign_ids`` as an immutable snapshot folder + DatasetSnapshot row.
 
     Campaigns of a human evaluation are refused unless ``include_evaluation`` (default: excluded, so a
     training export never swallows held-out evaluation labels by accident); an export that includes one
-    records ``"from_evaluation": [evaluation ids]`` in its manifest's filters.
+    records ``"from_evaluation": [evaluation ids]`` in its manifest's filters. ``quality`` selects labels by
+    quality (``services.export_quality``: exclude rejected labels, by default, or flagged labelers, a minimum
+    labeler agreement, raw or consensus rankings); the options, labelers left out and agreement of what was
+    exported go into the manifest.
     Raises ValidationError for an unknown kind, unknown campaigns, a bad or taken name, a fraction
-    outside [0, 1), an evaluation campaign not asked for, or nothing to export.
+    outside [0, 1), an evaluation campaign not asked for, bad quality options, or nothing to export.
     """
+    options = clean_export_quality(quality)
     if kind not in KINDS:
         raise ValidationError({"kind": [f"unknown snapshot kind {kind!r}; expected one of {', '.join(KINDS)}"]})
     campaign_ids = sorted({int(c) for c in campaign_ids})
@@ -317,7 +324,9 @@ def snapshot_create(
     if DatasetSnapshot.objects.filter(name=name).exists() or final.exists():
         raise ValidationError({"name": [f"a snapshot named {name!r} already exists (snapshots are immutable)"]})
 
-    split = split_by_author(ROW_BUILDERS[kind](campaign_ids), valid_fraction=float(valid_fraction), seed=seed)
+    excluded = export_quality.excluded_labelers(campaign_ids, options)
+    split = split_by_author(ROW_BUILDERS[kind](campaign_ids, options, excluded), valid_fraction=float(valid_fraction),
+                            seed=seed)
     total = len(split.train) + len(split.valid)
     if total == 0:
         raise ValidationError({"detail": [f"nothing to export: no {kind} rows in campaign(s) {campaign_ids}"]})
@@ -339,7 +348,8 @@ def snapshot_create(
         _write_card(tmp, kind, name, counts)
         digest = combined_digest(files)
         filters = {"campaign_ids": campaign_ids, "valid_fraction": float(valid_fraction), "seed": seed,
-                   "status": "submitted" if kind != "prompts" else "all", "include_evaluation": include_evaluation}
+                   "status": "submitted" if kind != "prompts" else "all", "include_evaluation": include_evaluation,
+                   "quality": options.as_dict()}
         if from_evaluation:
             filters["from_evaluation"] = from_evaluation
         split_sizes = {"train": counts["train"], "valid": counts["valid"]}
@@ -355,6 +365,7 @@ def snapshot_create(
             "sha256": files,
             "digest": digest,
             "filters": filters,
+            "quality": export_quality.manifest_quality(campaign_ids, options, excluded, kind),
             "created_at": created_at.isoformat(),
             "created_by": getattr(created_by, "username", None),
         }

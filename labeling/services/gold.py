@@ -1,10 +1,12 @@
 """Gold tasks: a task whose right answer an admin has written down, to measure labelers against.
 
-Gold answers are set by campaign admins per task (``task_set_gold``; ``PUT /api/v1/tasks/{id}/gold``),
-and a gold task is served like any other task: the queue does not prefer it, and labelers never see
-``gold_answer``, so they cannot tell it is gold. ``Campaign.gold_fraction`` is not acted on yet:
-making a share of new ranking tasks gold, and serving them preferentially, would need the queue.
-``labeling.selectors.quality.labeler_gold_agreement`` reports how each labeler's rankings agree.
+Gold answers are set by campaign admins per task (``task_set_gold``; ``PUT /api/v1/tasks/{id}/gold``).
+The queue serves gold tasks only at the campaign's ``gold_fraction`` (and, to a labeler still
+qualifying, only them: ``labeling.services.qualification``), never twice to one labeler, and
+labelers never see ``gold_answer``: the payload of a gold task looks like any other's. A gold task
+is a yardstick, not work to finish: it takes ``GOLD_REQUIRED_LABELS`` labels, so it stays open for
+every labeler, and campaign progress leaves it out. ``labeling.selectors.quality`` and
+``labeling.selectors.agreement`` report how labelers agree with the gold.
 
 Stored shapes of ``Task.gold_answer``: ``{"ranking": [[3], [1, 4], [2]]}`` for a ranking task (a
 partition of the task's completion ids, best group first, ties share a group; at least two groups,
@@ -14,6 +16,8 @@ kept for reviewers, not scored), or null (not gold).
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Case, F, Value, When
+from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from labeling.models import Task
@@ -42,18 +46,39 @@ def _clean_gold(task: Task, answer) -> dict:
     return {"text": text.strip()}
 
 
+# Enough labels for every labeler (the column is a smallint; the CHECK on slots still holds).
+GOLD_REQUIRED_LABELS = 30000
+
+
+def _slot_fields(task: Task, gold) -> dict:
+    """The slot columns of a task becoming gold (open to every labeler) or ordinary again (back to the
+    campaign's overlap, never below what it already holds; done if it already has that many labels)."""
+    if gold is not None:
+        return {"required_labels": GOLD_REQUIRED_LABELS,
+                "status": Case(When(status=Task.Status.DONE, then=Value(Task.Status.OPEN)), default=F("status"))}
+    overlap = task.campaign.labels_per_task
+    return {"required_labels": Greatest(F("submitted_count") + F("active_leases"), Value(overlap)),
+            "status": Case(When(status=Task.Status.OPEN, submitted_count__gte=overlap, then=Value(Task.Status.DONE)),
+                           default=F("status"))}
+
+
 def task_set_gold(*, task: Task, answer) -> Task:
     """Make ``task`` a gold task with ``answer`` (or an ordinary one again with ``answer=None``).
 
     ``answer``: for a ranking task, a partition of its completion ids (``[[3], [1, 4], [2]]``, or
     ``{"ranking": [...]}``), validated like a labeler's ranking and needing at least two groups; for
     a demonstration task, a reference text (or ``{"text": ...}``). Raises ValidationError otherwise.
-    Writes only ``gold_answer`` (an UPDATE of that column), so the queue's counters on the same row
-    are never overwritten by a stale copy. Returns the task with ``gold_answer`` set.
+    Also sets the slots (``GOLD_REQUIRED_LABELS`` for gold, the campaign's overlap again otherwise)
+    with expressions on the row itself, so the queue's counters are never overwritten by a stale
+    copy. Returns the task with ``gold_answer`` set.
     """
     gold = None if answer is None else _clean_gold(task, answer)
     with transaction.atomic():
-        if not Task.objects.filter(pk=task.pk).update(gold_answer=gold, updated_at=timezone.now()):
+        was_gold = Task.objects.select_for_update(no_key=True).filter(pk=task.pk).values_list("gold_answer", flat=True).first() is not None
+        changes = _slot_fields(task, gold) if was_gold != (gold is not None) else {}
+        if not Task.objects.filter(pk=task.pk).update(gold_answer=gold, updated_at=timezone.now(), **changes):
             raise Task.DoesNotExist(f"task {task.pk} does not exist")
     task.gold_answer = gold
+    if changes:
+        task.refresh_from_db(fields=["required_labels", "status"])
     return task

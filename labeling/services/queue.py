@@ -34,7 +34,7 @@ from django.utils import timezone
 
 from labeling.models import Assignment, Campaign, Completion, Task
 from labeling.rawsql import RowShape, fetch_rows
-from labeling.services import queue_pg
+from labeling.services import qualification, queue_pg
 
 logger = logging.getLogger(__name__)
 _rng = random.SystemRandom()  # display order must not be predictable from ids (position bias)
@@ -83,10 +83,10 @@ def _held_lease(labeler, campaign_ids: Iterable[int]) -> Assignment | None:
     )
 
 
-def _candidate_tasks(labeler, campaigns: dict[int, Campaign], kind: str | None):
+def _candidate_tasks(labeler, campaigns: dict[int, Campaign], kind: str | None, gold: bool = False):
     """Open tasks with a free slot, in an active campaign that does their kind (only ``kind`` if
-    given), never touched by this labeler (no Assignment in any status), best first: priority
-    desc, then oldest."""
+    given), never touched by this labeler (no Assignment in any status), gold ones or ordinary ones
+    (``gold``), best first: priority desc, then oldest."""
     scope = Q(campaign_id__in=list(campaigns))
     if kind is not None:
         scope &= Q(kind=kind)  # a row filter on the same index scan: the order still comes from the index
@@ -98,15 +98,17 @@ def _candidate_tasks(labeler, campaigns: dict[int, Campaign], kind: str | None):
             scope &= ~Q(campaign_id__in=without, kind=kind)
     touched = Assignment.objects.filter(task_id=OuterRef("pk"), labeler=labeler)
     return (
-        Task.objects.filter(scope, status=Task.Status.OPEN, required_labels__gt=F("submitted_count") + F("active_leases"))
+        Task.objects.filter(scope, status=Task.Status.OPEN, required_labels__gt=F("submitted_count") + F("active_leases"),
+                            gold_answer__isnull=not gold)
         .filter(~Exists(touched))
         .order_by("-priority", "id")
     )
 
 
-def _pick_task(labeler, campaigns: dict[int, Campaign], kind: str | None, *, skip_locked: bool = True) -> Task | None:
+def _pick_task(labeler, campaigns: dict[int, Campaign], kind: str | None, *, skip_locked: bool = True,
+               gold: bool = False) -> Task | None:
     qs = (
-        _candidate_tasks(labeler, campaigns, kind)
+        _candidate_tasks(labeler, campaigns, kind, gold)
         .select_related("prompt")
         .prefetch_related(_completions_prefetch())
         # NO KEY UPDATE: we only change counters, so foreign-key checks (KEY SHARE) are not blocked.
@@ -134,36 +136,48 @@ def _lease(labeler, task: Task, campaign: Campaign, now: datetime) -> Assignment
     )
 
 
-def _pick_and_lease(labeler, campaigns: dict[int, Campaign], kind: str | None, now: datetime) -> Assignment | None:
+def _pick_and_lease(labeler, campaigns: dict[int, Campaign], kind: str | None, now: datetime,
+                    gold: bool = False) -> Assignment | None:
     """Precondition: inside a transaction that holds no row lock yet (so waiting cannot deadlock)."""
-    task = _pick_task(labeler, campaigns, kind)
+    task = _pick_task(labeler, campaigns, kind, gold=gold)
     if task is None and connection.features.has_select_for_update_skip_locked:
         # SKIP LOCKED found nothing, but a candidate may only be locked for a moment by another
         # labeler's submit. Wait for the first one instead of answering "no work" falsely; the
         # WHERE clause is re-checked once its lock is released, so a task that got full is passed over.
-        task = _pick_task(labeler, campaigns, kind, skip_locked=False)
+        task = _pick_task(labeler, campaigns, kind, skip_locked=False, gold=gold)
     # Stale leases elsewhere only matter when nothing else is left: sweep lazily then, so the hot
     # path stays a handful of queries (the beat task sweeps every LEASE_EXPIRY_INTERVAL_S anyway).
-    if task is None and assignments_expire_stale(now=now):
+    # Gold tasks never fill up, so a labeler out of gold is not a reason to sweep.
+    if task is None and not gold and assignments_expire_stale(now=now):
         task = _pick_task(labeler, campaigns, kind)
     if task is None:
         return None
     return _lease(labeler, task, campaigns[task.campaign_id], now)
 
 
-def _pick_and_lease_pg(labeler, campaigns: dict[int, Campaign], kind: str | None, now: datetime) -> Assignment | None:
+def _pick_and_lease_pg(labeler, campaigns: dict[int, Campaign], kind: str | None, now: datetime,
+                       gold: bool = False) -> Assignment | None:
     """PostgreSQL: ``_pick_and_lease`` with each attempt one autocommit statement (``queue_pg``).
     Precondition: as for ``queue_pg.lease_next``."""
     def lease(skip_locked: bool) -> Assignment | None:
         return queue_pg.lease_next(labeler_id=labeler.pk, campaigns=campaigns, kind=kind, now=now,
-                                   skip_locked=skip_locked)
+                                   skip_locked=skip_locked, gold=gold)
 
     # Same fallbacks as the portable path: wait for a briefly locked candidate, then sweep lazily.
     assignment = lease(True) or lease(False)
-    if assignment is None and assignments_expire_stale(now=now):
+    if assignment is None and not gold and assignments_expire_stale(now=now):
         assignment = lease(True)
     if assignment is not None:
         assignment.labeler = labeler
+    return assignment
+
+
+def _lease_planned(lease, labeler, kind: str | None, gold_first: dict, ordinary: dict,
+                   now: datetime) -> Assignment | None:
+    """A gold task from ``gold_first`` if there is one the labeler has not seen, else an ordinary task."""
+    assignment = lease(labeler, gold_first, kind, now, gold=True) if gold_first else None
+    if assignment is None and ordinary:
+        assignment = lease(labeler, ordinary, kind, now)
     return assignment
 
 
@@ -194,7 +208,9 @@ def assignment_next(
     Preconditions: the caller checked the labeler's role; no transaction is open (the row locks
     must be held only briefly). Cost for a new lease: 2 queries on PostgreSQL (campaigns + held
     lease, then the one-statement lease of ``queue_pg``), 5 + BEGIN/COMMIT elsewhere; for a held
-    one, 3 (tests/labeling/test_queue.py asserts it).
+    one, 3 (tests/labeling/test_queue.py asserts it). Gold and qualification
+    (``services.qualification``) add nothing for a campaign without them; a gold draw that finds
+    no unseen gold task costs one more lease statement, a qualification campaign one more query.
     """
     now = now or timezone.now()
     campaigns, held = _campaigns_and_held(labeler, campaign_id)
@@ -208,12 +224,14 @@ def assignment_next(
     if held is not None:
         with transaction.atomic():
             _expire_one(held)  # the labeler's own stale lease: free its slot now
+    # Gold first where the campaign's gold_fraction draw says so (or the labeler is qualifying).
+    gold_first, ordinary = qualification.serving_plan(labeler=labeler, campaigns=campaigns)
     try:
         if connection.vendor == "postgresql":
             with _recoverable():
-                return _pick_and_lease_pg(labeler, campaigns, kind, now)
+                return _lease_planned(_pick_and_lease_pg, labeler, kind, gold_first, ordinary, now)
         with transaction.atomic():
-            return _pick_and_lease(labeler, campaigns, kind, now)
+            return _lease_planned(_pick_and_lease, labeler, kind, gold_first, ordinary, now)
     except IntegrityError:
         # The same labeler's concurrent request (two tabs) leased first and the one-live-lease
         # constraint refused ours: answer with that lease, as a reload would.

@@ -47,6 +47,7 @@ WITH leased AS (
           AND c.required_labels > c.submitted_count + c.active_leases
           AND NOT EXISTS (SELECT 1 FROM labeling_assignment x WHERE x.task_id = c.id AND x.labeler_id = %(labeler)s)
           {{kind_filter}}
+          AND c.gold_answer IS {{gold}} NULL
         ORDER BY c.priority DESC, c.id
         LIMIT 1
         FOR NO KEY UPDATE {{skip_locked}}
@@ -88,7 +89,8 @@ def _kind_filter(campaigns: dict[int, Campaign], kind: str | None) -> tuple[str,
 
 
 def lease_statement(
-    *, labeler_id: int, campaigns: dict[int, Campaign], kind: str | None, now: datetime, skip_locked: bool
+    *, labeler_id: int, campaigns: dict[int, Campaign], kind: str | None, now: datetime, skip_locked: bool,
+    gold: bool = False,
 ) -> tuple[str, dict]:
     """The one lease statement and its parameters (``lease_next`` runs it; tests EXPLAIN it)."""
     kind_filter, params = _kind_filter(campaigns, kind)
@@ -98,7 +100,7 @@ def lease_statement(
     params |= {f"campaign{i}": cid for i, cid in enumerate(campaigns)}
     sql = _LEASE_SQL.format(
         campaigns=", ".join(f"%(campaign{i})s" for i in range(len(campaigns))),
-        kind_filter=kind_filter, skip_locked="SKIP LOCKED" if skip_locked else "",
+        kind_filter=kind_filter, skip_locked="SKIP LOCKED" if skip_locked else "", gold="NOT" if gold else "",
     )
     # ``now`` (the caller's clock, simulated in tests) sets the deadline; the row's timestamps are
     # the real time, as ``auto_now_add`` gives the portable path.
@@ -106,10 +108,14 @@ def lease_statement(
 
 
 def lease_next(
-    *, labeler_id: int, campaigns: dict[int, Campaign], kind: str | None = None, now: datetime, skip_locked: bool
+    *, labeler_id: int, campaigns: dict[int, Campaign], kind: str | None = None, now: datetime, skip_locked: bool,
+    gold: bool = False,
 ) -> Assignment | None:
     """Lease the best open task in ``campaigns`` (only of ``kind`` if given) to the labeler, or
     ``None`` if there is none.
+
+    ``gold``: lease a gold task (``task_queue_gold_idx``) instead of an ordinary one; the queue
+    decides which to ask for (``services.queue``), so the two never mix in one scan.
 
     Returns the assignment with ``task``, ``task.prompt``, ``task.campaign`` and the task's
     completions loaded (what ``selectors.assignments.assignment_payload`` reads). ``skip_locked``
@@ -119,7 +125,7 @@ def lease_next(
     labeler holds no live lease in ``campaigns``.
     """
     sql, params = lease_statement(labeler_id=labeler_id, campaigns=campaigns, kind=kind, now=now,
-                                  skip_locked=skip_locked)
+                                  skip_locked=skip_locked, gold=gold)
     rows = fetch_rows(sql, params)
     if not rows:
         return None

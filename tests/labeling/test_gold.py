@@ -3,7 +3,7 @@
 import pytest
 from django.core.exceptions import ValidationError
 
-from labeling.models import Task
+from labeling.models import Campaign, Task
 from labeling.selectors.quality import gold_pairs, labeler_gold_agreement, ranking_agreement
 from labeling.services.gold import task_set_gold
 from labeling.services.queue import assignment_next
@@ -40,8 +40,12 @@ def test_ranking_agreement(answer, expected):
 
 @pytest.fixture
 def campaign(make_campaign):
-    """2 prompts, 3 completions each: 2 ranking + 2 demonstration tasks, 3 labels per task."""
-    return make_campaign(n=2, k=3, overlap=3, kinds=("ranking", "demonstration"))
+    """2 prompts, 3 completions each: 2 ranking + 2 demonstration tasks, 3 labels per task; gold tasks are
+    served first (gold_fraction 1)."""
+    campaign = make_campaign(n=2, k=3, overlap=3, kinds=("ranking", "demonstration"))
+    Campaign.objects.filter(pk=campaign.pk).update(gold_fraction=1.0)
+    campaign.refresh_from_db()
+    return campaign
 
 
 def _ids(task):
@@ -122,7 +126,7 @@ def test_labeler_gold_agreement(campaign, make_user, django_assert_num_queries):
 def test_a_campaign_without_gold_costs_one_query(campaign, django_assert_num_queries):
     with django_assert_num_queries(1):
         report = labeler_gold_agreement(campaign=campaign)
-    assert report == {"campaign": campaign.pk, "gold_fraction": 0.0, "gold_tasks": {"ranking": 0, "demonstration": 0},
+    assert report == {"campaign": campaign.pk, "gold_fraction": 1.0, "gold_tasks": {"ranking": 0, "demonstration": 0},
                       "labelers": []}
 
 

@@ -24,6 +24,7 @@ export function CampaignTabs({ campaign, onChange }: { campaign: Campaign; onCha
         </NavLink>
         <NavLink to={`${base}/import`}>Import prompts</NavLink>
         <NavLink to={`${base}/progress`}>Progress</NavLink>
+        <NavLink to={`${base}/quality`}>Quality</NavLink>
       </nav>
     </div>
   )
