@@ -52,7 +52,7 @@ def test_admin_reads_agreement_and_rejects_a_label(page: Page, shot, rated_campa
     review.get_by_label("Signal").select_option("speed")
     expect(review.get_by_role("heading", name=re.compile(r"Review queue \(10 tasks\)"))).to_be_visible()
     task = review.get_by_role("article").first.get_attribute("aria-label")
-    card = review.get_by_role("article", name=task)
+    card = review.get_by_role("article", name=task, exact=True)
     row = card.get_by_role("row", name=re.compile("^fast"))
     expect(row.get_by_role("button", name="Reject")).to_be_disabled()  # a rejection needs a reason
     row.get_by_role("textbox").fill("2 seconds, reversed ranking")
