@@ -17,6 +17,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from labeling import roles
+from labeling.api.fields import FreeJSONObjectField
 from labeling.api.pagination import paginated_schema
 from labeling.api.permissions import IsResearcher
 from labeling.jobs import services as job_services
@@ -73,6 +74,10 @@ class SnapshotInput(serializers.Serializer):
     name = serializers.CharField(required=False, max_length=200)
     valid_fraction = serializers.FloatField(required=False, default=0.1, min_value=0.0, max_value=0.99)
     seed = serializers.IntegerField(required=False, default=0)
+    quality = FreeJSONObjectField(
+        required=False, default=dict,
+        help_text='Which labels to export (docs/api.md): {"exclude_rejected": true, "exclude_flagged": false, '
+                  '"min_labeler_agreement": 0.6, "rankings": "raw"|"consensus"}.')
 
 
 KIND_PARAM = OpenApiParameter("kind", OpenApiTypes.STR, description="filter by kind")
@@ -103,7 +108,7 @@ class SnapshotListCreateApi(APIView):
         if export_size(kind=v["kind"], campaign_ids=v["campaign_ids"]) > settings.EXPORT_SYNC_MAX_ROWS:
             job = export_job_create(campaign_ids=v["campaign_ids"], snapshot_kinds=[v["kind"]], name=v.get("name"),
                                     exact_name="name" in v, valid_fraction=v["valid_fraction"], seed=v["seed"],
-                                    created_by=request.user)
+                                    quality=v["quality"], created_by=request.user)
             return Response({"detail": f"a large export: it runs in a worker as job {job.pk}", "job": job.pk},
                             status=status.HTTP_202_ACCEPTED)
         snapshot = snapshot_create(created_by=request.user, **v)

@@ -19,6 +19,7 @@ from labeling.jobs import runner
 from labeling.jobs.dbretry import db_call
 from labeling.jobs.services import job_dir
 from labeling.models import Campaign, DatasetSnapshot, Job
+from labeling.services.export_quality import clean_export_quality
 from labeling.services.exports import snapshot_create
 
 logger = logging.getLogger(__name__)
@@ -28,12 +29,13 @@ HEARTBEAT_S = 5.0
 
 
 def export_job_create(*, campaign_ids: list[int], snapshot_kinds=SNAPSHOT_KINDS, name: str | None = None,
-                      exact_name: bool = False, valid_fraction: float = 0.1, seed: int = 0, created_by=None,
-                      iteration=None, stage: str = "", enqueue: bool = True) -> Job:
+                      exact_name: bool = False, valid_fraction: float = 0.1, seed: int = 0, quality: dict | None = None,
+                      created_by=None, iteration=None, stage: str = "", enqueue: bool = True) -> Job:
     """Record a queued export job (sent to the default queue after commit). Raises ValidationError for
     unknown campaigns or snapshot kinds, a bad name or a fraction outside [0, 1).
 
     Snapshots are named ``<name>-<kind>``, or exactly ``name`` with ``exact_name`` (one kind only).
+    ``quality`` selects labels by quality (``services.export_quality``), checked here so a bad option fails now.
     """
     ids = sorted({int(c) for c in campaign_ids})
     missing = sorted(set(ids) - set(Campaign.objects.filter(pk__in=ids).values_list("id", flat=True)))
@@ -49,12 +51,16 @@ def export_job_create(*, campaign_ids: list[int], snapshot_kinds=SNAPSHOT_KINDS,
         errors["name"] = ["use letters, digits, '.', '_' or '-'"]
     if exact_name and (name is None or len(snapshot_kinds) != 1):
         errors["name"] = ["an exact snapshot name needs a name and exactly one snapshot kind"]
+    try:
+        clean_export_quality(quality)
+    except ValidationError as exc:
+        errors["quality"] = exc.messages
     if errors:
         raise ValidationError(errors)
     name = name or f"export-{timezone.now():%Y%m%d-%H%M%S}"
     names = {k: name if exact_name else f"{name}-{k}" for k in snapshot_kinds}
     params = {"campaign_ids": ids, "snapshot_kinds": list(snapshot_kinds), "valid_fraction": float(valid_fraction),
-              "seed": int(seed), "name": name, "snapshot_names": names}
+              "seed": int(seed), "name": name, "snapshot_names": names, "quality": quality or {}}
     with transaction.atomic():
         job = Job.objects.create(kind=Job.Kind.EXPORT, params=params, created_by=created_by, iteration=iteration,
                                  stage=stage)
@@ -92,7 +98,7 @@ def _snapshot(job: Job, kind: str) -> DatasetSnapshot:
     if existing:
         return existing
     return snapshot_create(kind=kind, campaign_ids=p["campaign_ids"], name=name, valid_fraction=p["valid_fraction"],
-                           seed=p["seed"], created_by=job.created_by)
+                           seed=p["seed"], quality=p.get("quality") or None, created_by=job.created_by)
 
 
 def run_export(job_id: int) -> str | None:

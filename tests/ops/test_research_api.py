@@ -159,3 +159,14 @@ def test_schema_documents_research_endpoints_without_warnings(capsys):
     err = capsys.readouterr().err
     research_warnings = [line for line in err.splitlines() if "research" in line.lower() and "warning" in line.lower()]
     assert not research_warnings, research_warnings
+
+
+def test_snapshot_quality_options_are_checked_and_recorded(labeled, data_dir):
+    client = client_for(roles.RESEARCHER)
+    bad = client.post(API + "/snapshots", {"kind": "comparisons", "campaign_ids": [labeled.campaign.pk],
+                                           "quality": {"rankings": "bogus"}}, format="json")
+    assert bad.status_code == 400 and bad.json() == {"quality.rankings": ["expected one of raw, consensus"]}
+    r = client.post(API + "/snapshots", {"kind": "comparisons", "campaign_ids": [labeled.campaign.pk],
+                                         "quality": {"exclude_flagged": True}}, format="json")
+    assert r.status_code == 201, r.content
+    assert r.json()["filters"]["quality"]["exclude_flagged"] is True
