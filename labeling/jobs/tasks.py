@@ -34,11 +34,3 @@ def sweep_jobs() -> dict:
     from labeling.jobs.sweep import jobs_sweep
 
     return jobs_sweep()
-
-
-@shared_task(name="labeling.jobs.tasks.advance_iteration", ignore_result=True)
-def advance_iteration(iteration_id: int) -> None:
-    """Move an iteration to its next stage after one of its jobs finished."""
-    from labeling.services.iterations import iteration_advance
-
-    iteration_advance(iteration_id=iteration_id)

@@ -6,9 +6,8 @@ with the new policy (they become ranking tasks in the target campaign) → evalu
 against its parent, the SFT model, judged by the reward model.
 
 The state of each stage is its latest job (``Job.iteration`` + ``Job.stage``); ``iteration_advance``
-reads them and starts the next stage when the previous one succeeded. It runs after every job of the
-iteration finishes (a default-queue task sent on commit) and from the beat sweep as a safety net, so
-a lost message only delays a stage by one sweep. It is idempotent: the row lock and the "latest job
+reads them and starts the next stage when the previous one succeeded. It runs as soon as a job of the
+iteration finishes (in the process that recorded it) and from the beat sweep as a safety net. It is idempotent: the row lock and the "latest job
 per stage" check make a second call a no-op.
 """
 from __future__ import annotations
@@ -142,17 +141,16 @@ def iteration_advance(*, iteration_id: int) -> str | None:
 
 
 def iteration_advance_later(*, iteration_id: int) -> None:
-    """After the current transaction commits, ask a worker to advance the iteration (the sweep retries
-    when the broker is down)."""
-    def _send():
-        from labeling.jobs.tasks import advance_iteration
-
+    """Once the current transaction commits, move the iteration on (a few queries and at most one new job,
+    so whoever finished a stage does it at once); if that fails, the beat sweep advances running
+    iterations."""
+    def _advance():
         try:
-            advance_iteration.apply_async(args=[iteration_id], retry=False)
-        except Exception as exc:  # broker down: the beat sweep advances running iterations
-            logger.warning("iteration %s: cannot send advance (%s); the sweep will", iteration_id, exc)
+            iteration_advance(iteration_id=iteration_id)
+        except Exception:  # the stage's own state is recorded; the sweep retries the advance
+            logger.exception("iteration %s: advancing failed; the sweep will retry", iteration_id)
 
-    transaction.on_commit(_send)
+    transaction.on_commit(_advance)
 
 
 def _check_owner(iteration: Iteration, by) -> None:

@@ -19,8 +19,20 @@ from django.db import connection
 
 from config.celery import app as celery_app
 
-BROKER = os.environ.get("CELERY_TEST_BROKER_URL", "redis://127.0.0.1:6379/15")
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def _broker_for_this_process() -> str:
+    """CELERY_TEST_BROKER_URL's Redis db, one lower per xdist worker (gw1 → db 14 for /15): tests that
+    flush their broker can then run on two workers at once."""
+    url = os.environ.get("CELERY_TEST_BROKER_URL", "redis://127.0.0.1:6379/15")
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    offset = int(worker[2:]) if worker[2:].isdigit() else 0
+    base, _, db = url.rpartition("/")
+    return f"{base}/{int(db) - offset}" if db.isdigit() and int(db) >= offset else url
+
+
+BROKER = _broker_for_this_process()
 
 
 def redis_or_skip(url: str = BROKER):

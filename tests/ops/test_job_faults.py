@@ -27,7 +27,9 @@ from labeling.models import Assignment, Completion, DatasetSnapshot, Job, ModelV
 from labeling.services.exports import snapshot_create, snapshots_root
 from labeling.services.users import user_create_with_role
 
-pytestmark = [pytest.mark.celery, pytest.mark.slow, pytest.mark.xdist_group("celery-worker")]
+# Its own group: each xdist worker has its own Redis db (celery_workers.BROKER), so these run beside the
+# end-to-end tests of test_celery_integration.py.
+pytestmark = [pytest.mark.celery, pytest.mark.slow, pytest.mark.xdist_group("celery-faults")]
 TINY = {"device": "cpu", "max_length": 64, "logging_steps": 1, "batch_size": 2}
 
 

@@ -167,7 +167,7 @@ class Command(BaseCommand):
             "base_model": start_model, "method": "ppo", "valid_fraction": 0.25, "params": params}, format="json"))
         while (job := Job.objects.filter(iteration_id=it["id"], status=Job.Status.QUEUED).order_by("id").first()):
             self._run(job.pk)
-            iteration_advance(iteration_id=it["id"])  # what the default worker does on the job's "advance" message
+            iteration_advance(iteration_id=it["id"])  # idempotent: finishing the job already advanced it
         it = _ok(self.api.get(f"{API}/iterations/{it['id']}"))
         if it["status"] != "succeeded":
             raise CommandError(f"iteration {it['name']} {it['status']}: {it['error']}")
