@@ -27,7 +27,7 @@ PORT ?= 8000
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: help venv frontend frontend-test chromium services demo serve seed-demo test test-py lint bench loop clean
+.PHONY: help venv frontend frontend-test chromium pgbouncer services demo serve seed-demo test test-py lint bench loop clean
 
 help:
 	@echo "make demo     install into .venv, build the SPA, migrate, seed demo data, start web + worker + beat (SQLite, no servers)"
@@ -72,6 +72,15 @@ chromium:
 	  DEBIAN_FRONTEND=noninteractive apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	else echo "chromium is missing and we are not root: browser tests will fail" >&2; fi
 
+# PgBouncer for the scale-out test (tests/ops/test_pgbouncer.py): installed, never started as a service.
+pgbouncer:
+	@if command -v pgbouncer >/dev/null 2>&1 || [ -x /usr/sbin/pgbouncer ]; then :; \
+	elif [ "$$(id -u)" = 0 ]; then \
+	  echo "installing Debian's pgbouncer for the scale-out test"; \
+	  DEBIAN_FRONTEND=noninteractive apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pgbouncer >/dev/null; \
+	  systemctl disable --now pgbouncer >/dev/null 2>&1 || true; \
+	else echo "pgbouncer is missing and we are not root: the PgBouncer test will fail" >&2; fi
+
 services:
 	@if ! pg_isready -q -h 127.0.0.1 -p 5432; then \
 	  echo "starting PostgreSQL"; pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start; \
@@ -104,7 +113,7 @@ test-py: venv services
 	DATABASE_URL=$(TEST_DATABASE_URL) CELERY_TEST_BROKER_URL=$(TEST_CELERY_BROKER_URL) \
 	  $(VPY) -m pytest $(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS) --dist loadgroup) $(PYTEST_ARGS)
 
-test: venv chromium frontend-test test-py
+test: venv chromium pgbouncer frontend-test test-py
 
 lint: venv
 	@if $(VPY) -m ruff --version >/dev/null 2>&1; then $(VPY) -m ruff check .; else echo "ruff not installed: skipped"; fi

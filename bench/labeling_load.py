@@ -146,35 +146,45 @@ def pct(values: list[float], p: float) -> float:
     return values[min(len(values) - 1, max(0, round(p / 100 * len(values)) - 1))]
 
 
-def db_checks(database_url: str, campaign: int, submitted: list[tuple[int, int]]) -> dict:
-    """Invariants checked in PostgreSQL after the run."""
+def _connect(database_url: str):
+    """A DB-API connection and its parameter marker: PostgreSQL (psycopg) or the embedded SQLite file."""
+    if database_url.startswith("sqlite:///"):
+        import sqlite3
+
+        return sqlite3.connect(database_url[len("sqlite:///"):]), "?"
     import psycopg
 
-    with psycopg.connect(database_url) as conn, conn.cursor() as cur:
-        cur.execute(
-            """SELECT count(*) FROM (SELECT task_id, labeler_id FROM labeling_assignment WHERE campaign_id = %s
-               GROUP BY task_id, labeler_id HAVING count(*) > 1) d""", (campaign,))
-        double = cur.fetchone()[0]
-        cur.execute(
-            """SELECT count(*) FROM labeling_task t WHERE t.campaign_id = %s AND t.required_labels <
-               (SELECT count(*) FROM labeling_assignment a WHERE a.task_id = t.id AND a.status = 'submitted')""",
-            (campaign,))
-        overlabeled = cur.fetchone()[0]
-        cur.execute(
-            """SELECT count(*) FROM labeling_task t WHERE t.campaign_id = %s AND t.required_labels >
-               (SELECT count(*) FROM labeling_assignment a WHERE a.task_id = t.id AND a.status = 'submitted')""",
-            (campaign,))
-        unfinished = cur.fetchone()[0]
-        ids = [a for a, _ in submitted]
-        cur.execute(
-            """SELECT count(*) FROM labeling_assignment a JOIN labeling_ranking r ON r.assignment_id = a.id
-               WHERE a.id = ANY(%s) AND a.status = 'submitted'""", (ids,))
-        stored = cur.fetchone()[0]
-        cur.execute("SELECT count(*) FROM labeling_ranking r JOIN labeling_assignment a ON a.id = r.assignment_id "
-                    "WHERE a.campaign_id = %s", (campaign,))
-        rankings = cur.fetchone()[0]
+    return psycopg.connect(database_url), "%s"
+
+
+def db_checks(database_url: str, campaign: int, submitted: list[tuple[int, int]]) -> dict:
+    """Invariants checked in the database (PostgreSQL or SQLite) after the run."""
+    conn, mark = _connect(database_url)
+    ids = sorted({a for a, _ in submitted})
+
+    def one(sql: str, params: tuple = (campaign,)) -> int:
+        cur = conn.cursor()
+        cur.execute(sql.replace("%s", mark), params)
+        return cur.fetchone()[0]
+
+    try:
+        double = one("""SELECT count(*) FROM (SELECT task_id, labeler_id FROM labeling_assignment WHERE campaign_id = %s
+                        GROUP BY task_id, labeler_id HAVING count(*) > 1) d""")
+        submitted_per_task = ("(SELECT count(*) FROM labeling_assignment a WHERE a.task_id = t.id "
+                              "AND a.status = 'submitted')")
+        overlabeled = one(f"SELECT count(*) FROM labeling_task t WHERE t.campaign_id = %s AND t.required_labels < {submitted_per_task}")
+        unfinished = one(f"SELECT count(*) FROM labeling_task t WHERE t.campaign_id = %s AND t.required_labels > {submitted_per_task}")
+        stored = 0
+        for start in range(0, len(ids), 500):  # IN lists, not ANY(array): SQLite has no arrays
+            chunk = tuple(ids[start:start + 500])
+            stored += one(f"""SELECT count(*) FROM labeling_assignment a JOIN labeling_ranking r ON r.assignment_id = a.id
+                              WHERE a.status = 'submitted' AND a.id IN ({", ".join(["%s"] * len(chunk))})""", chunk)
+        rankings = one("SELECT count(*) FROM labeling_ranking r JOIN labeling_assignment a ON a.id = r.assignment_id "
+                       "WHERE a.campaign_id = %s")
+    finally:
+        conn.close()
     return {"double_assignments": double, "overlabeled_tasks": overlabeled, "unfinished_tasks": unfinished,
-            "lost_submissions": len(set(ids)) - stored, "rankings_in_db": rankings}
+            "lost_submissions": len(ids) - stored, "rankings_in_db": rankings}
 
 
 def main(argv=None) -> int:
@@ -188,6 +198,7 @@ def main(argv=None) -> int:
     parser.add_argument("--think-ms", type=float, default=0.0, help="pause after each submit (default 0: tight loop)")
     parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL", ""))
     parser.add_argument("--json", help="also write the summary as JSON here")
+    parser.add_argument("--label", default="", help="recorded in the JSON summary (e.g. the backend measured)")
     args = parser.parse_args(argv)
 
     seeded = json.load(open(args.tokens_file, encoding="utf-8"))
@@ -208,7 +219,7 @@ def main(argv=None) -> int:
     elapsed = max((stats.finished_at or time.monotonic()) - started, 1e-9)
 
     summary = {
-        "concurrency": args.concurrency, "think_ms": args.think_ms,
+        "label": args.label, "concurrency": args.concurrency, "think_ms": args.think_ms,
         "tasks": seeded["tasks"], "k": seeded["k"], "overlap": seeded["overlap"],
         "annotations": stats.annotations, "seconds": round(elapsed, 2),
         "annotations_per_s": round(stats.annotations / elapsed, 1),

@@ -12,6 +12,8 @@
 #   N=500 LEVELS="8" bash bench/run_labeling_load.sh
 #   THINK_MS=500 bash bench/run_labeling_load.sh    # labelers pause 500 ms between tasks (default 0)
 #   BENCH_DB=prefloop_bench_2 PORT=8124 ...          # run beside another benchmark
+#   BACKEND=embedded bash bench/run_labeling_load.sh # the embedded default instead: `manage.py serve`
+#                                                    # (SQLite, default settings) exactly as `make demo` runs it
 #
 # Needs PostgreSQL on 127.0.0.1:5432 (make services). Results: printed, and appended to var/bench/results.jsonl.
 set -euo pipefail
@@ -31,6 +33,24 @@ THINK_MS=${THINK_MS:-0}
 OUT=${BENCH_OUT:-var/bench}
 mkdir -p "$OUT"
 
+BACKEND=${BACKEND:-postgres}
+if [ "$BACKEND" = embedded ]; then
+  # What a first user runs: no environment at all but the database file (kept under var/bench).
+  DBFILE="$PWD/$OUT/embedded.sqlite3"
+  rm -f "$DBFILE" "$DBFILE-wal" "$DBFILE-shm"
+  export DATABASE_URL="sqlite:///$DBFILE"
+  unset DJANGO_SETTINGS_MODULE
+  $VPY manage.py migrate --noinput -v0
+  $VPY manage.py serve --port "$PORT" --no-collectstatic >"$OUT/serve.log" 2>&1 &
+  SERVE=$!
+  trap 'kill $SERVE 2>/dev/null || true; wait $SERVE 2>/dev/null || true' EXIT
+  for _ in $(seq 120); do
+    curl -fs -o /dev/null "http://127.0.0.1:$PORT/api/schema/" && break
+    sleep 0.5
+  done
+  SERVER=$(pgrep -P "$SERVE" -f gunicorn | head -1)  # the gunicorn master: CPU is counted for it and its workers
+  echo "embedded default (manage.py serve): SQLite $DBFILE; N=$N K=$K overlap=$OVERLAP"
+else
 export DATABASE_URL="postgres://postgres@127.0.0.1:5432/$DB"
 export DJANGO_SETTINGS_MODULE=config.settings.production
 export SECRET_KEY=${SECRET_KEY:-bench-only-not-secret}
@@ -43,8 +63,6 @@ psql -h 127.0.0.1 -U postgres -d postgres -qc "DROP DATABASE IF EXISTS $DB" >/de
 psql -h 127.0.0.1 -U postgres -d postgres -qc "CREATE DATABASE $DB" >/dev/null
 $VPY manage.py migrate --noinput -v0
 
-MAXC=0; for C in $LEVELS; do (( C > MAXC )) && MAXC=$C; done
-
 $VPY -m gunicorn config.wsgi:application --bind "127.0.0.1:$PORT" --workers "$WORKERS" \
   --threads "$THREADS" --worker-class gthread --keep-alive 30 --backlog 256 --log-level warning \
   ${GUNICORN_ARGS:-} >"$OUT/gunicorn.log" 2>&1 &
@@ -55,6 +73,8 @@ for _ in $(seq 60); do
   sleep 0.5
 done
 echo "gunicorn: $WORKERS workers x $THREADS threads on $CORES cores, PostgreSQL db $DB; N=$N K=$K overlap=$OVERLAP"
+fi
+MAXC=0; for C in $LEVELS; do (( C > MAXC )) && MAXC=$C; done
 
 status=0
 for C in $LEVELS; do
@@ -63,14 +83,17 @@ for C in $LEVELS; do
   $VPY bench/cpu_snapshot.py --server "$SERVER" --db "$DB" >"$OUT/cpu-before.json"
   /usr/bin/time -f "%U %S" -o "$OUT/client-cpu.txt" \
     $VPY bench/labeling_load.py --base-url "http://127.0.0.1:$PORT" --tokens-file "$OUT/tokens.json" \
-    --concurrency "$C" --think-ms "$THINK_MS" --json "$OUT/results.jsonl" || status=1
+    --concurrency "$C" --think-ms "$THINK_MS" --json "$OUT/results.jsonl" --label "$BACKEND" || status=1
   used=$($VPY bench/cpu_snapshot.py --server "$SERVER" --db "$DB" --since "$OUT/cpu-before.json")
   client=$(awk '{print $1 + $2}' "$OUT/client-cpu.txt")
   annotations=$(tail -1 "$OUT/results.jsonl" | $VPY -c 'import json,sys; print(json.load(sys.stdin)["annotations"])')
-  $VPY - "$used" "$client" "$annotations" <<'PY'
+  $VPY - "$used" "$client" "$annotations" "$BACKEND" "$C" "$OUT/cpu.jsonl" <<'PY'
 import json, os, sys
 used, client, n = json.loads(sys.argv[1]), float(sys.argv[2]), max(int(sys.argv[3]), 1)
 total = used["gunicorn"] + used["postgres"] + client
+with open(sys.argv[6], "a", encoding="utf-8") as fh:
+    fh.write(json.dumps({"label": sys.argv[4], "concurrency": int(sys.argv[5]), "web_ms": 1000 * used["gunicorn"] / n,
+                         "postgres_ms": 1000 * used["postgres"] / n}) + "\n")
 print(f"      CPU per annotation: web {1000 * used['gunicorn'] / n:.1f} ms + postgres {1000 * used['postgres'] / n:.1f} ms"
       f" + client {1000 * client / n:.1f} ms = {1000 * total / n:.1f} ms"
       f" → at most {n / total * os.cpu_count():.0f} annotations/s on {os.cpu_count()} idle cores"

@@ -81,8 +81,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         {"transaction_mode": "IMMEDIATE", "timeout": 20,
          "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"}
     )
-else:
-    DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+# Persistent connections on both backends: a new SQLite connection per request (opening the file,
+# the PRAGMAs above, an empty page cache) cost the embedded default several ms of CPU per request
+# (bench/embedded_vs_postgres.sh).
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+if DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3":
     # A persistent connection is checked (one ``SELECT 1`` round trip) before its first use in each
     # request, so a database restart costs no failed request. Off saves that round trip on every
     # request (within the noise of bench/run_labeling_load.sh here); then the first request on each

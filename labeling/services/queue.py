@@ -13,8 +13,9 @@ first one; the WHERE clause is re-checked on the locked row version, so a task f
 passed over. On SQLite every transaction is ``BEGIN IMMEDIATE`` (settings), which serializes writers.
 
 Two implementations of the lease, one behaviour: on PostgreSQL, ``queue_pg`` picks, counts and
-records a lease in one autocommit statement (the hot path: the load benchmark's ``next``); the
-ORM path below (``_pick_and_lease``) serves SQLite. tests/labeling runs on both backends.
+records a lease in one autocommit statement (the hot path: the load benchmark's ``next``); on
+SQLite, ``queue_sqlite`` does it in four statements inside ``BEGIN IMMEDIATE``. tests/labeling
+runs on both backends.
 
 Lock order, which keeps it deadlock-free: submit/skip lock the assignment, then update its task;
 the sweep locks assignments (SKIP LOCKED), then tasks in id order; ``next`` locks one task and
@@ -22,22 +23,20 @@ only waits for a lock while holding none.
 """
 
 import logging
-import random
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from contextlib import nullcontext
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Exists, F, OuterRef, Prefetch, Q
+from django.db.models import F, Prefetch
 from django.utils import timezone
 
 from labeling.models import Assignment, Campaign, Completion, Task
 from labeling.rawsql import RowShape, fetch_rows
-from labeling.services import qualification, queue_pg
+from labeling.services import qualification, queue_pg, queue_sqlite
 
 logger = logging.getLogger(__name__)
-_rng = random.SystemRandom()  # display order must not be predictable from ids (position bias)
 Leased = Assignment.Status.LEASED
 
 _CAMPAIGN = RowShape(Campaign, "c")
@@ -83,40 +82,6 @@ def _held_lease(labeler, campaign_ids: Iterable[int]) -> Assignment | None:
     )
 
 
-def _candidate_tasks(labeler, campaigns: dict[int, Campaign], kind: str | None, gold: bool = False):
-    """Open tasks with a free slot, in an active campaign that does their kind (only ``kind`` if
-    given), never touched by this labeler (no Assignment in any status), gold ones or ordinary ones
-    (``gold``), best first: priority desc, then oldest."""
-    scope = Q(campaign_id__in=list(campaigns))
-    if kind is not None:
-        scope &= Q(kind=kind)  # a row filter on the same index scan: the order still comes from the index
-    for kind in Task.Kind.values:
-        # Usually empty (tasks are only created for a campaign's kinds), which keeps the SQL a
-        # plain ``campaign_id IN (…)`` that the partial queue index serves in order.
-        without = [cid for cid, c in campaigns.items() if kind not in c.task_kinds]
-        if without:
-            scope &= ~Q(campaign_id__in=without, kind=kind)
-    touched = Assignment.objects.filter(task_id=OuterRef("pk"), labeler=labeler)
-    return (
-        Task.objects.filter(scope, status=Task.Status.OPEN, required_labels__gt=F("submitted_count") + F("active_leases"),
-                            gold_answer__isnull=not gold)
-        .filter(~Exists(touched))
-        .order_by("-priority", "id")
-    )
-
-
-def _pick_task(labeler, campaigns: dict[int, Campaign], kind: str | None, *, skip_locked: bool = True,
-               gold: bool = False) -> Task | None:
-    qs = (
-        _candidate_tasks(labeler, campaigns, kind, gold)
-        .select_related("prompt")
-        .prefetch_related(_completions_prefetch())
-        # NO KEY UPDATE: we only change counters, so foreign-key checks (KEY SHARE) are not blocked.
-        .select_for_update(skip_locked=skip_locked, of=("self",), no_key=True)
-    )
-    return next(iter(qs[:1]), None)
-
-
 def _expire_one(assignment: Assignment) -> None:
     # Conditional UPDATE: if the sweep got there first, rowcount is 0 and the slot is not freed twice.
     if Assignment.objects.filter(pk=assignment.pk, status=Leased).update(status=Assignment.Status.EXPIRED):
@@ -124,40 +89,27 @@ def _expire_one(assignment: Assignment) -> None:
         assignment.status = Assignment.Status.EXPIRED
 
 
-def _lease(labeler, task: Task, campaign: Campaign, now: datetime) -> Assignment:
-    order = [c.pk for c in task.completions.all()]
-    _rng.shuffle(order)
-    Task.objects.filter(pk=task.pk).update(active_leases=F("active_leases") + 1)
-    task.active_leases += 1
-    task.campaign = campaign
-    return Assignment.objects.create(
-        task=task, campaign=campaign, labeler=labeler, display_order=order,
-        expires_at=now + timedelta(seconds=campaign.lease_seconds),
-    )
-
-
 def _pick_and_lease(labeler, campaigns: dict[int, Campaign], kind: str | None, now: datetime,
                     gold: bool = False) -> Assignment | None:
-    """Precondition: inside a transaction that holds no row lock yet (so waiting cannot deadlock)."""
-    task = _pick_task(labeler, campaigns, kind, gold=gold)
-    if task is None and connection.features.has_select_for_update_skip_locked:
-        # SKIP LOCKED found nothing, but a candidate may only be locked for a moment by another
-        # labeler's submit. Wait for the first one instead of answering "no work" falsely; the
-        # WHERE clause is re-checked once its lock is released, so a task that got full is passed over.
-        task = _pick_task(labeler, campaigns, kind, skip_locked=False, gold=gold)
+    """SQLite: the lease in ``queue_sqlite``'s statements.
+    Precondition: inside a ``BEGIN IMMEDIATE`` transaction (SQLite's write lock is the row lock)."""
+    def lease() -> Assignment | None:
+        return queue_sqlite.lease_next(labeler_id=labeler.pk, campaigns=campaigns, kind=kind, now=now, gold=gold)
+
+    assignment = lease()
     # Stale leases elsewhere only matter when nothing else is left: sweep lazily then, so the hot
     # path stays a handful of queries (the beat task sweeps every LEASE_EXPIRY_INTERVAL_S anyway).
     # Gold tasks never fill up, so a labeler out of gold is not a reason to sweep.
-    if task is None and not gold and assignments_expire_stale(now=now):
-        task = _pick_task(labeler, campaigns, kind)
-    if task is None:
-        return None
-    return _lease(labeler, task, campaigns[task.campaign_id], now)
+    if assignment is None and not gold and assignments_expire_stale(now=now):
+        assignment = lease()
+    if assignment is not None:
+        assignment.labeler = labeler
+    return assignment
 
 
 def _pick_and_lease_pg(labeler, campaigns: dict[int, Campaign], kind: str | None, now: datetime,
                        gold: bool = False) -> Assignment | None:
-    """PostgreSQL: ``_pick_and_lease`` with each attempt one autocommit statement (``queue_pg``).
+    """PostgreSQL: each attempt is one autocommit statement (``queue_pg``).
     Precondition: as for ``queue_pg.lease_next``."""
     def lease(skip_locked: bool) -> Assignment | None:
         return queue_pg.lease_next(labeler_id=labeler.pk, campaigns=campaigns, kind=kind, now=now,

@@ -72,7 +72,7 @@ FROM inserted a JOIN leased l ON l.id = a.task_id JOIN labeling_prompt p ON p.id
 """
 
 
-def _kind_filter(campaigns: dict[int, Campaign], kind: str | None) -> tuple[str, dict]:
+def kind_filter(campaigns: dict[int, Campaign], kind: str | None) -> tuple[str, dict]:
     """Only ``kind`` if the labeler chose one, and exclude the kinds a campaign does not do (usually
     nothing: tasks are only created for a campaign's kinds). Both are row filters on the walk of the
     partial queue index, which still gives the (priority, id) order and stops at the first match."""
@@ -83,8 +83,10 @@ def _kind_filter(campaigns: dict[int, Campaign], kind: str | None) -> tuple[str,
     for i, kind in enumerate(Task.Kind.values):
         without = [cid for cid, c in campaigns.items() if kind not in c.task_kinds]
         if without:
-            clauses.append(f"AND NOT (c.kind = %(kind{i})s AND c.campaign_id = ANY(%(without{i})s))")
-            params |= {f"kind{i}": kind, f"without{i}": without}
+            # An IN list, not ``= ANY(array)``: the same clause serves SQLite (queue_sqlite), which has no arrays.
+            listed = ", ".join(f"%(without{i}_{j})s" for j in range(len(without)))
+            clauses.append(f"AND NOT (c.kind = %(kind{i})s AND c.campaign_id IN ({listed}))")
+            params |= {f"kind{i}": kind} | {f"without{i}_{j}": cid for j, cid in enumerate(without)}
     return " ".join(clauses), params
 
 
@@ -93,14 +95,14 @@ def lease_statement(
     gold: bool = False,
 ) -> tuple[str, dict]:
     """The one lease statement and its parameters (``lease_next`` runs it; tests EXPLAIN it)."""
-    kind_filter, params = _kind_filter(campaigns, kind)
+    kind_filter_sql, params = kind_filter(campaigns, kind)
     # ``IN (%s, …)``, not ``= ANY(%s)``: PostgreSQL turns a one-element IN into ``=``, which lets it
     # walk task_queue_campaign_idx in (priority, id) order and stop at the first free task; with
     # ANY it sorts every open task of the campaign first (and, before ANALYZE, anti-joins each).
     params |= {f"campaign{i}": cid for i, cid in enumerate(campaigns)}
     sql = _LEASE_SQL.format(
         campaigns=", ".join(f"%(campaign{i})s" for i in range(len(campaigns))),
-        kind_filter=kind_filter, skip_locked="SKIP LOCKED" if skip_locked else "", gold="NOT" if gold else "",
+        kind_filter=kind_filter_sql, skip_locked="SKIP LOCKED" if skip_locked else "", gold="NOT" if gold else "",
     )
     # ``now`` (the caller's clock, simulated in tests) sets the deadline; the row's timestamps are
     # the real time, as ``auto_now_add`` gives the portable path.

@@ -19,7 +19,7 @@ from django.db.models import Case, F, Value, When
 from django.utils import timezone
 
 from labeling.models import Assignment, Demonstration, Ranking, Rating, Task
-from labeling.services import submissions_pg
+from labeling.services import submissions_pg, submissions_sqlite
 from labeling.services.errors import Conflict
 from labeling.services.queue import release_leases
 from labeling.services.validation import clean_demonstration, clean_ranking
@@ -102,8 +102,9 @@ def assignment_submit(
     ``Conflict`` for a skipped assignment, a different body after a submission, or a late submit
     whose slot was taken. Preconditions: none. Two concurrent submits of one assignment cannot
     both write: on PostgreSQL a first-time submit is one conditional statement after a plain read
-    (``submissions_pg``: 2 queries in all); everything else, and every submit elsewhere, runs in
-    a transaction holding the assignment's row lock.
+    (``submissions_pg``: 2 queries in all); on SQLite it is a read and four hand-written writes
+    under the database's write lock (``submissions_sqlite``); a retry, a conflict or any other
+    backend runs in a transaction holding the assignment's row lock.
     """
     if seconds_spent is not None:
         seconds_spent = max(0.0, float(seconds_spent))
@@ -121,6 +122,18 @@ def assignment_submit(
                 assignment.labeler = labeler
                 return SubmissionResult(assignment, record, created=True)
         # Answered or skipped already, or it changed under us: decide under the row lock.
+    elif connection.vendor == "sqlite":
+        with transaction.atomic():  # BEGIN IMMEDIATE: SQLite's write lock is held from the read on
+            assignment = submissions_pg.assignment_read(assignment_id=assignment_id, labeler_id=labeler.pk)
+            if assignment.status in (Status.LEASED, Status.EXPIRED):
+                body = _clean_body(assignment, data)
+                record = submissions_sqlite.submission_write(
+                    assignment=assignment, body=body, digest=_digest(body), seconds_spent=seconds_spent,
+                    now=timezone.now(),
+                )
+                assignment.labeler = labeler
+                return SubmissionResult(assignment, record, created=True)
+        # Answered or skipped already: the idempotent retry or the conflict, decided below.
     return _submit_locked(assignment_id, labeler, data, seconds_spent)
 
 

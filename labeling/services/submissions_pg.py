@@ -83,9 +83,11 @@ SELECT (SELECT id FROM record), NULL
 
 
 def assignment_read(*, assignment_id: int, labeler_id: int) -> Assignment:
-    """The labeler's own assignment with its task, unlocked (one query).
+    """The labeler's own assignment with its task, unlocked (one query; portable SQL, SQLite's
+    submit uses it too).
     Raises ``Assignment.DoesNotExist`` for a missing id or someone else's."""
-    rows = fetch_rows(_READ_SQL, [assignment_id, labeler_id])
+    # An id beyond 64 bits names no row (the ORM answers the same); SQLite would refuse to bind it.
+    rows = fetch_rows(_READ_SQL, [assignment_id, labeler_id]) if -2**63 <= assignment_id < 2**63 else []
     if not rows:
         raise Assignment.DoesNotExist("Assignment matching query does not exist.")
     assignment = _ASSIGNMENT.load(rows[0])
@@ -114,13 +116,24 @@ def submission_write(
         "now": now, "digest": digest, "seconds": seconds_spent,
     }
     if body["kind"] == Task.Kind.DEMONSTRATION:
-        (record_id, _), = fetch_rows(_DEMONSTRATION_SQL, {**params, "text": body["text"]})
+        (record_id, rating_ids), = fetch_rows(_DEMONSTRATION_SQL, {**params, "text": body["text"]})
     else:
         params |= {"groups": json.dumps(body["ranking"]), "none_acceptable": body["none_acceptable"],
                    "ratings": json.dumps(body["ratings"])}
         (record_id, rating_ids), = fetch_rows(_RANKING_SQL, params)
     if record_id is None:
         return None
+    return stored_submission(assignment=assignment, body=body, record_id=record_id, rating_ids=rating_ids or [],
+                             digest=digest, seconds_spent=seconds_spent, now=now)
+
+
+def stored_submission(
+    *, assignment: Assignment, body: dict, record_id: int, rating_ids: list[int], digest: str,
+    seconds_spent: float | None, now: datetime,
+) -> Demonstration | Ranking:
+    """After a hand-written submit stored ``body``: mark ``assignment`` submitted in memory, as the
+    row now is, and build the record (with its ratings, ``rating_ids`` in the order of
+    ``body["ratings"]``) without reading it back."""
     assignment.status, assignment.submitted_at, assignment.submission_digest = Assignment.Status.SUBMITTED, now, digest
     assignment.updated_at = now
     if seconds_spent is not None:
@@ -131,6 +144,6 @@ def submission_write(
     ranking = _stored(Ranking, id=record_id, groups=body["ranking"], none_acceptable=body["none_acceptable"], **stamps)
     ranking.rating_list = [
         _stored(Rating, id=rid, completion_id=r["completion"], likert=r["likert"], flags=r["flags"], note=r["note"], **stamps)
-        for rid, r in zip(rating_ids or [], body["ratings"], strict=True)
+        for rid, r in zip(rating_ids, body["ratings"], strict=True)
     ]
     return ranking

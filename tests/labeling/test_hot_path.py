@@ -192,10 +192,14 @@ def test_hand_written_inserts_name_every_column(model):
     import re
 
     from labeling import models
-    from labeling.services import queue_pg, submissions_pg
+    from labeling.services import queue_pg, queue_sqlite, submissions_pg, submissions_sqlite
 
     table = getattr(models, model)._meta.db_table
-    sql = queue_pg._LEASE_SQL + submissions_pg._RANKING_SQL + submissions_pg._DEMONSTRATION_SQL
-    listed = re.search(rf"INSERT INTO {table} \(([^)]*)\)", sql).group(1)
-    columns = {c.strip() for c in listed.split(",")}
-    assert columns == {f.column for f in getattr(models, model)._meta.concrete_fields if not f.primary_key}
+    sql = (queue_pg._LEASE_SQL + submissions_pg._RANKING_SQL + submissions_pg._DEMONSTRATION_SQL
+           + queue_sqlite._INSERT_SQL + submissions_sqlite._RANKING_SQL + submissions_sqlite._RATING_SQL
+           + submissions_sqlite._DEMONSTRATION_SQL)
+    inserts = re.findall(rf"INSERT INTO {table} \(([^)]*)\)", sql)
+    assert len(inserts) == 2  # PostgreSQL's statement and SQLite's
+    for listed in inserts:
+        columns = {c.strip() for c in listed.split(",")}
+        assert columns == {f.column for f in getattr(models, model)._meta.concrete_fields if not f.primary_key}

@@ -62,6 +62,8 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", 8000)))
         parser.add_argument("--web", choices=["gunicorn", "runserver"], default="gunicorn")
         parser.add_argument("--web-workers", type=int, default=2, help="gunicorn worker processes")
+        parser.add_argument("--web-threads", type=int, default=2, help="threads per gunicorn worker")
+        parser.add_argument("--access-log", action="store_true", help="log every HTTP request (off: errors only)")
         parser.add_argument("--no-collectstatic", action="store_true")
 
     def handle(self, *args, **opts):
@@ -73,8 +75,13 @@ class Command(BaseCommand):
                "PYTHONUNBUFFERED": "1"}
         bind = f"{opts['host']}:{opts['port']}"
         if opts["web"] == "gunicorn":
+            # gthread, as in production (docs/operations.md): a thread waiting on the database does
+            # not hold up the process, and keep-alive connections stay open between requests.
             web = [python, "-m", "gunicorn", "config.wsgi:application", "--bind", bind,
-                   "--workers", str(opts["web_workers"]), "--access-logfile", "-", "--timeout", "120"]
+                   "--workers", str(opts["web_workers"]), "--threads", str(opts["web_threads"]),
+                   "--worker-class", "gthread", "--keep-alive", "30", "--timeout", "120"]
+            if opts["access_log"]:
+                web += ["--access-logfile", "-"]
         else:
             web = [python, "manage.py", "runserver", "--noreload", bind]
         schedule = Path(settings.CELERY_BEAT_SCHEDULE_FILENAME)
