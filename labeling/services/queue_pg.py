@@ -38,19 +38,44 @@ _COMPLETION = RowShape(Completion, "c", fields=("id", "prompt", "text"))
 
 _TASK_COLUMNS = ", ".join(f't."{f.column}"' for f in _TASK.fields)
 
+# Conditions a candidate must meet, besides its campaign (``{campaign}``): open, a free slot, never
+# touched by this labeler, of an allowed kind, gold or not.
+_ELIGIBLE = """c.status = 'open'
+          AND c.required_labels > c.submitted_count + c.active_leases
+          AND NOT EXISTS (SELECT 1 FROM labeling_assignment x WHERE x.task_id = c.id AND x.labeler_id = %(labeler)s)
+          {kind_filter}
+          AND c.gold_answer IS {gold} NULL"""
+
+# One campaign, or the wait-for-a-lock fallback: walk the queue in (priority, id) order and lock
+# the first eligible task.
+_PICK_WALK = """SELECT c.id FROM labeling_task c
+        WHERE c.campaign_id IN ({campaigns}) AND """ + _ELIGIBLE + """
+        ORDER BY c.priority DESC, c.id
+        LIMIT 1
+        FOR NO KEY UPDATE {skip_locked}"""
+
+# Several campaigns: the best CANDIDATES eligible tasks come from a merge of per-campaign ordered
+# walks of task_queue_campaign_idx (UNION ALL of one branch per campaign, a Merge Append under the
+# LIMIT), then the first of them that is not locked is locked. A plain ``campaign_id IN (…)`` walk
+# of the global task_queue_open_idx would have to step over the open tasks of every paused or
+# archived campaign ahead in the order: its cost grew with them (issue 12, docs/scale.md).
+# If every candidate is locked or was taken meanwhile, the caller's wait fallback (``_PICK_WALK``
+# without SKIP LOCKED) decides, so no eligible task is ever reported missing.
+CANDIDATES = 64
+_PICK_MERGED = """SELECT c.id FROM labeling_task c
+        WHERE c.id IN (SELECT u.id FROM ({branches}) u ORDER BY u.priority DESC, u.id LIMIT {candidates})
+          AND c.status = 'open' AND c.required_labels > c.submitted_count + c.active_leases
+        ORDER BY c.priority DESC, c.id
+        LIMIT 1
+        FOR NO KEY UPDATE SKIP LOCKED"""
+_BRANCH = """(SELECT c.id, c.priority FROM labeling_task c WHERE c.campaign_id = {campaign} AND """ + _ELIGIBLE + """
+          ORDER BY c.priority DESC, c.id LIMIT {candidates})"""
+
 _LEASE_SQL = f"""
 WITH leased AS (
     UPDATE labeling_task t SET active_leases = t.active_leases + 1
     WHERE t.id = (
-        SELECT c.id FROM labeling_task c
-        WHERE c.campaign_id IN ({{campaigns}}) AND c.status = 'open'
-          AND c.required_labels > c.submitted_count + c.active_leases
-          AND NOT EXISTS (SELECT 1 FROM labeling_assignment x WHERE x.task_id = c.id AND x.labeler_id = %(labeler)s)
-          {{kind_filter}}
-          AND c.gold_answer IS {{gold}} NULL
-        ORDER BY c.priority DESC, c.id
-        LIMIT 1
-        FOR NO KEY UPDATE {{skip_locked}}
+        {{pick}}
     )
     RETURNING {_TASK_COLUMNS}
 ), inserted AS (
@@ -98,10 +123,14 @@ def lease_statement(
     # walk task_queue_campaign_idx in (priority, id) order and stop at the first free task; with
     # ANY it sorts every open task of the campaign first (and, before ANALYZE, anti-joins each).
     params |= {f"campaign{i}": cid for i, cid in enumerate(campaigns)}
-    sql = _LEASE_SQL.format(
-        campaigns=", ".join(f"%(campaign{i})s" for i in range(len(campaigns))),
-        kind_filter=kind_filter, skip_locked="SKIP LOCKED" if skip_locked else "", gold="NOT" if gold else "",
-    )
+    fill = {"kind_filter": kind_filter, "gold": "NOT" if gold else "", "candidates": CANDIDATES}
+    if len(campaigns) > 1 and skip_locked:
+        branches = " UNION ALL ".join(_BRANCH.format(campaign=f"%(campaign{i})s", **fill) for i in range(len(campaigns)))
+        pick = _PICK_MERGED.format(branches=branches, **fill)
+    else:
+        pick = _PICK_WALK.format(campaigns=", ".join(f"%(campaign{i})s" for i in range(len(campaigns))),
+                                 skip_locked="SKIP LOCKED" if skip_locked else "", **fill)
+    sql = _LEASE_SQL.format(pick=pick)
     # ``now`` (the caller's clock, simulated in tests) sets the deadline; the row's timestamps are
     # the real time, as ``auto_now_add`` gives the portable path.
     return sql, {"labeler": labeler_id, "now": now, "stamp": timezone.now(), **params}

@@ -106,6 +106,12 @@ class Command(BaseCommand):
         parser.add_argument("--lease-seconds", type=int, default=1800)
         parser.add_argument("--seed", type=int, default=0)
         parser.add_argument("--prefix", default="scale", help="names: <prefix>-<run>-campaign-i, -labeler-i")
+        parser.add_argument("--reuse-labelers", metavar="PREFIX",
+                            help="use the first --labelers existing users whose username starts with PREFIX "
+                                 "(e.g. an earlier run's) instead of creating new ones")
+        parser.add_argument("--into-campaigns", metavar="PREFIX",
+                            help="add the tasks to the first --campaigns existing campaigns whose name starts "
+                                 "with PREFIX (e.g. to grow an earlier run's) instead of creating new ones")
         parser.add_argument("--tokens-file", help="write the labelers' API tokens here (JSON)")
         parser.add_argument("--check-foreign-keys", action="store_true",
                             help="keep PostgreSQL's per-row foreign-key checks on (slower; off needs a superuser)")
@@ -164,6 +170,13 @@ class Command(BaseCommand):
     # ------------------------------------------------------------------ campaigns and labelers
 
     def _campaigns(self) -> list[Campaign]:
+        if self.o["into_campaigns"]:
+            found = list(Campaign.objects.filter(name__startswith=self.o["into_campaigns"]).order_by("id")
+                         [:self.o["campaigns"]])
+            if len(found) < self.o["campaigns"]:
+                raise CommandError(f"--into-campaigns {self.o['into_campaigns']!r}: only {len(found)} campaigns, "
+                                   f"--campaigns asks for {self.o['campaigns']}")
+            return found
         out = []
         for i in range(self.o["campaigns"]):
             campaign = campaign_create(
@@ -177,6 +190,13 @@ class Command(BaseCommand):
     def _labelers(self) -> list[int]:
         """Token-only labeler accounts (an unusable password, as ``user_create_with_role(password=None)``)."""
         n = self.o["labelers"]
+        if self.o["reuse_labelers"]:
+            ids = list(User.objects.filter(username__startswith=self.o["reuse_labelers"], groups__name=roles.LABELER)
+                       .order_by("id").values_list("id", flat=True)[:n])
+            if len(ids) < n:
+                raise CommandError(f"--reuse-labelers {self.o['reuse_labelers']!r}: only {len(ids)} labelers, "
+                                   f"--labelers asks for {n}")
+            return ids
         ids = next_ids(User._meta.db_table, User.groups.through._meta.db_table)
         first, first_link = ids[User._meta.db_table], ids[User.groups.through._meta.db_table]
         group = Group.objects.get(name=roles.LABELER).pk
