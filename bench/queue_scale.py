@@ -190,6 +190,20 @@ def explain(group: str) -> dict:
         sql, params = queue_pg.lease_statement(labeler_id=user.pk, campaigns=campaigns, kind=None, now=now,
                                                skip_locked=True)
         plans["next: lease_statement"] = _explain(sql, params)
+        transaction.set_rollback(True)
+    if len(campaigns) > 1:
+        # For comparison, the statement this branch replaced: one ``campaign_id IN (…)`` walk of the
+        # global open-task index (what ``_PICK_WALK`` still does for one campaign).
+        with transaction.atomic():
+            kind_filter, _ = queue_pg._kind_filter(campaigns, None)
+            ids = ", ".join(f"%(campaign{i})s" for i in range(len(campaigns)))
+            walk = queue_pg._PICK_WALK.format(campaigns=ids, skip_locked="SKIP LOCKED", kind_filter=kind_filter, gold="")
+            walk_params = params | {f"campaign{i}": cid for i, cid in enumerate(campaigns)}
+            plans["next: lease as one IN (...) walk (before)"] = _explain(queue_pg._LEASE_SQL.format(pick=walk),
+                                                                          walk_params)
+            transaction.set_rollback(True)
+    with transaction.atomic():
+        _explain(sql, params)  # lease again (rolled back above), to explain the submit of that lease
         a = Assignment.objects.filter(labeler=user, status=Assignment.Status.LEASED).latest("id")  # EXPLAIN ANALYZE ran it
         plans["submit: assignment_read"] = _explain(submissions_pg._READ_SQL, [a.pk, user.pk])
         ids = a.display_order
@@ -248,7 +262,8 @@ def main(argv=None) -> int:
     parser.add_argument("--past", type=int, default=5000, help="past labels of every labeler (issue: 50000)")
     parser.add_argument("--reuse-base", action="store_true", help="copy the existing base database, do not rebuild it")
     parser.add_argument("--cycles", type=int, default=30, help="measured next+submit cycles per thread")
-    parser.add_argument("--warmup", type=int, default=6, help="cycles per thread left out")
+    parser.add_argument("--warmup", type=int, default=12,
+                        help="cycles per thread left out: connection set-up, and the first ~10 runs of each statement, which PostgreSQL plans every time before it caches a generic plan")
     parser.add_argument("--db-prefix", default="prefloop_scalequeue_bench")
     parser.add_argument("--reuse", action="store_true", help="measure the existing databases, build nothing")
     parser.add_argument("--build-only", action="store_true", help="build the databases, measure nothing")

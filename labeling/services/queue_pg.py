@@ -54,22 +54,33 @@ _PICK_WALK = """SELECT c.id FROM labeling_task c
         LIMIT 1
         FOR NO KEY UPDATE {skip_locked}"""
 
-# Several campaigns: the best CANDIDATES eligible tasks come from a merge of per-campaign ordered
-# walks of task_queue_campaign_idx (UNION ALL of one branch per campaign, a Merge Append under the
-# LIMIT), then the first of them that is not locked is locked. A plain ``campaign_id IN (…)`` walk
-# of the global task_queue_open_idx would have to step over the open tasks of every paused or
-# archived campaign ahead in the order: its cost grew with them (issue 12, docs/scale.md).
-# If every candidate is locked or was taken meanwhile, the caller's wait fallback (``_PICK_WALK``
-# without SKIP LOCKED) decides, so no eligible task is ever reported missing.
+# Several campaigns: candidates come from one ordered walk of task_queue_campaign_idx per campaign
+# (a LATERAL join over the campaign ids: the first PER_CAMPAIGN eligible tasks of each), the best
+# CANDIDATES of them in queue order are kept, and the first of those not locked is locked. A plain
+# ``campaign_id IN (…)`` walk of the global task_queue_open_idx has to step over the open tasks of
+# every paused or archived campaign ahead in the order, a cost that grew with them (docs/scale.md).
+# Why LATERAL rather than a UNION ALL of one branch per campaign (which PostgreSQL merges in order):
+# that statement took ~100 ms to plan with 50 campaigns and PostgreSQL kept re-planning it on every
+# run instead of caching a generic plan; this one is planned once for any number of campaigns.
+# If every candidate is locked or taken meanwhile, the caller's wait fallback (``_PICK_WALK``
+# without SKIP LOCKED) decides, so no eligible task is ever reported missing. Under contention the
+# pick is the best unlocked task among each campaign's first PER_CAMPAIGN eligible ones.
 CANDIDATES = 64
-_PICK_MERGED = """SELECT c.id FROM labeling_task c
-        WHERE c.id IN (SELECT u.id FROM ({branches}) u ORDER BY u.priority DESC, u.id LIMIT {candidates})
-          AND c.status = 'open' AND c.required_labels > c.submitted_count + c.active_leases
-        ORDER BY c.priority DESC, c.id
+_PICK_MERGED = """SELECT c.id FROM (
+            SELECT u.id, u.priority FROM unnest(%(campaign_ids)s::bigint[]) AS q(campaign_id)
+            CROSS JOIN LATERAL (
+                SELECT c.id, c.priority FROM labeling_task c
+                WHERE c.campaign_id = q.campaign_id AND """ + _ELIGIBLE + """
+                ORDER BY c.priority DESC, c.id
+                LIMIT %(per_campaign)s
+            ) u
+            ORDER BY u.priority DESC, u.id
+            LIMIT %(candidates)s
+        ) best JOIN labeling_task c ON c.id = best.id
+        WHERE c.status = 'open' AND c.required_labels > c.submitted_count + c.active_leases
+        ORDER BY best.priority DESC, best.id
         LIMIT 1
-        FOR NO KEY UPDATE SKIP LOCKED"""
-_BRANCH = """(SELECT c.id, c.priority FROM labeling_task c WHERE c.campaign_id = {campaign} AND """ + _ELIGIBLE + """
-          ORDER BY c.priority DESC, c.id LIMIT {candidates})"""
+        FOR NO KEY UPDATE OF c SKIP LOCKED"""
 
 _LEASE_SQL = f"""
 WITH leased AS (
@@ -122,12 +133,13 @@ def lease_statement(
     # ``IN (%s, …)``, not ``= ANY(%s)``: PostgreSQL turns a one-element IN into ``=``, which lets it
     # walk task_queue_campaign_idx in (priority, id) order and stop at the first free task; with
     # ANY it sorts every open task of the campaign first (and, before ANALYZE, anti-joins each).
-    params |= {f"campaign{i}": cid for i, cid in enumerate(campaigns)}
-    fill = {"kind_filter": kind_filter, "gold": "NOT" if gold else "", "candidates": CANDIDATES}
+    fill = {"kind_filter": kind_filter, "gold": "NOT" if gold else ""}
     if len(campaigns) > 1 and skip_locked:
-        branches = " UNION ALL ".join(_BRANCH.format(campaign=f"%(campaign{i})s", **fill) for i in range(len(campaigns)))
-        pick = _PICK_MERGED.format(branches=branches, **fill)
+        pick = _PICK_MERGED.format(**fill)
+        params |= {"campaign_ids": list(campaigns), "candidates": CANDIDATES,
+                   "per_campaign": max(2, -(-CANDIDATES // len(campaigns)))}
     else:
+        params |= {f"campaign{i}": cid for i, cid in enumerate(campaigns)}
         pick = _PICK_WALK.format(campaigns=", ".join(f"%(campaign{i})s" for i in range(len(campaigns))),
                                  skip_locked="SKIP LOCKED" if skip_locked else "", **fill)
     sql = _LEASE_SQL.format(pick=pick)

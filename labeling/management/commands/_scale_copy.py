@@ -87,9 +87,11 @@ def copy_rows(table: str, columns: Sequence[str], lines: Iterable[str], stats: C
 
 
 @contextmanager
-def indexes_deferred(tables: Sequence[str], stats: CopyStats, check_foreign_keys: bool = True):
-    """Drop the plain (non-constraint) indexes of ``tables`` while the block COPYs, and build them
-    again after: one sorted build per index is several times faster than maintaining it row by row.
+def indexes_deferred(adding: dict[str, int], stats: CopyStats, check_foreign_keys: bool = True):
+    """Drop the plain (non-constraint) indexes of the tables in ``adding`` (table → rows about to be
+    COPYed) that grow by at least half their size, and build them again after: one sorted build per
+    index is several times faster than maintaining it row by row, but rebuilding a big table's
+    indexes for a few rows is not (those tables keep theirs).
     Indexes that back a primary key or unique constraint stay (they also check the data). Runs in
     the caller's transaction, so a failure leaves every index in place."""
     with connection.cursor() as cursor:
@@ -102,6 +104,9 @@ def indexes_deferred(tables: Sequence[str], stats: CopyStats, check_foreign_keys
             cursor.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
             if cursor.fetchone()[0]:
                 cursor.execute("SET LOCAL session_replication_role = replica")
+        cursor.execute("SELECT relname, GREATEST(reltuples, 0) FROM pg_class WHERE relname = ANY(%s)", [list(adding)])
+        size = dict(cursor.fetchall())
+        tables = [t for t, rows in adding.items() if rows and rows >= 0.5 * size.get(t, 0)]
         cursor.execute(
             """SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) FROM pg_index i
                WHERE i.indrelid = ANY(%s::regclass[])

@@ -233,7 +233,9 @@ class Command(BaseCommand):
         cids = [c.pk for c in campaigns]
         origin = (self.now - timedelta(days=HISTORY_DAYS + 1)).isoformat()
         n = plan.tasks
-        with indexes_deferred(tables, self.stats, check_foreign_keys=self.o["check_foreign_keys"]):
+        labels = plan.labels + plan.history * plan.heavy
+        adding = dict(zip(tables, (n, n * k, n, n * k, labels, labels, int(labels * self.o["ratings_fraction"] * k))))
+        with indexes_deferred(adding, self.stats, check_foreign_keys=self.o["check_foreign_keys"]):
             self._copy_tasks(n, k, cids, origin)
             labels, ratings = self._labels(cids, labelers)
         return {"campaigns": len(cids), "labelers": len(labelers), "tasks": n, "open tasks": self._open_count(),
