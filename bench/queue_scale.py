@@ -175,7 +175,7 @@ def explain(group: str) -> dict:
     from django.db import transaction
     from django.utils import timezone
 
-    from labeling.models import Assignment, Campaign
+    from labeling.models import Assignment, Campaign, Task
     from labeling.services import queue, queue_pg, submissions_pg
     from labeling.services.campaigns import campaign_activate, campaign_pause
 
@@ -202,6 +202,18 @@ def explain(group: str) -> dict:
             plans["next: lease as one IN (...) walk (before)"] = _explain(queue_pg._LEASE_SQL.format(pick=walk),
                                                                           walk_params)
             transaction.set_rollback(True)
+    if len(campaigns) > 1:
+        # The case the merged walk is for: every open task of the paused group A ahead of group B's
+        # (B's earlier tasks marked done, in a transaction rolled back).
+        with transaction.atomic():
+            last_a = Task.objects.filter(campaign__name__startswith="qsA-", status="open").order_by("-id").first()
+            hidden = Task.objects.filter(campaign_id__in=list(campaigns), status="open", id__lt=last_a.pk).update(
+                status="done")
+            tag = f"paused campaign's open tasks ahead ({hidden:,} of B's tasks set aside)"
+            plans[f"next: lease, {tag}: one IN (...) walk (before)"] = _explain(
+                queue_pg._LEASE_SQL.format(pick=walk), walk_params)
+            plans[f"next: lease, {tag}: lease_statement"] = _explain(sql, params)
+            transaction.set_rollback(True)
     with transaction.atomic():
         _explain(sql, params)  # lease again (rolled back above), to explain the submit of that lease
         a = Assignment.objects.filter(labeler=user, status=Assignment.Status.LEASED).latest("id")  # EXPLAIN ANALYZE ran it
@@ -220,7 +232,7 @@ def measure(args) -> None:
     sys.path.insert(0, str(ROOT))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.dev")
     django.setup()
-    results = [_series(g, c, args) for g in args.groups for c in args.concurrency]
+    results = [_series(g, c, args) for g in args.groups for c in args.concurrency] if args.cycles else []
     plans = {g: explain(g) for g in args.groups} if args.explain else {}
     print(json.dumps({"series": results, "plans": plans}))
 
