@@ -185,7 +185,7 @@ def explain(group: str) -> dict:
     plans = {}
     with transaction.atomic():
         campaigns, _ = queue._campaigns_and_held(user, None)
-        plans["next: campaigns + held lease"] = _explain(queue._CAMPAIGNS_SQL, [user.pk])
+        plans["next: campaigns + held lease"] = _explain(queue._CAMPAIGNS_SQL_PG, [user.pk])
         now = timezone.now()
         sql, params = queue_pg.lease_statement(labeler_id=user.pk, campaigns=campaigns, kind=None, now=now,
                                                skip_locked=True)
