@@ -1,22 +1,24 @@
 """Queue under growth (issue 12, item 1): ``next`` and ``submit`` p50/p99 as open tasks grow.
 
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres \\
-        python bench/queue_scale.py --sizes 2000,100000 [--past 50000] [--history-on open] [--explain]
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres \
+        python bench/queue_scale.py --sizes 2000,100000[,1000000] [--past 50000] [--explain]
 
-For each size N (open tasks) it builds a database ``<db-prefix>_<N>`` with
-``manage.py generate_scale_data`` (COPY): group A = 1 active campaign with N open tasks, group B =
-50 active campaigns sharing N open tasks, the same ``--labelers`` labelers in both, each with
-``--past`` submitted labels (``--history-on done``: on done tasks; ``open``: on open tasks at the
-top of group A's queue, each still needing labels: the worst case of the queue's "never the same
-task twice" anti-join). Then, for each group (the other one paused) and each concurrency C, C
-threads (one labeler and one database connection each) loop ``next`` + ``submit`` through the
-services the API views call (``services.queue.assignment_next``, ``services.submissions.
-assignment_submit``) and the latencies are collected (the first ``--warmup`` cycles of each thread
-left out: connection and statement preparation).
+Databases: a base ``<db-prefix>_base`` holds ``--labelers`` labelers who each submitted ``--past``
+labels (on done tasks of a campaign of their own) and the smallest size's tasks; each size N is a
+copy of it (CREATE DATABASE … TEMPLATE) topped up by ``manage.py generate_scale_data
+--into-campaigns``: group A = 1 active campaign with N open tasks, group B = 50 active campaigns
+sharing N open tasks. For each group (the other one paused, its tasks still in the tables) and each
+concurrency C, C threads (one labeler and one database connection each) loop ``next`` + ``submit``
+through the services the API views call (``services.queue.assignment_next``,
+``services.submissions.assignment_submit``); the first ``--warmup`` cycles of each thread are left
+out (connection set-up, and the first runs of each statement, which PostgreSQL plans afresh).
 
 Prints a table per size, the ratio p99(largest)/p99(smallest) per series (target ≤ 1.5), and with
-``--explain`` the EXPLAIN (ANALYZE, BUFFERS) of the statements ``next`` and ``submit`` run, with the
-indexes they use. Each run is a subprocess (``--measure``) so Django binds to that size's database.
+``--explain`` the EXPLAIN (ANALYZE, BUFFERS) of the statements ``next`` and ``submit`` run (rolled
+back), with the indexes they use, plus the lease as the old single ``IN (…)`` walk, also with a
+paused campaign's open tasks ahead. Each size is measured in a subprocess (``--measure``) so
+Django binds to that size's database. ``--build-only`` / ``--reuse`` split building and measuring.
+See docs/scale.md for a run's output.
 """
 from __future__ import annotations
 

@@ -142,8 +142,8 @@ class Command(BaseCommand):
         elapsed = time.perf_counter() - started
         self.stdout.write(f"run {self.run}: campaigns {[c.pk for c in campaigns]}")
         self.stdout.write("  " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
-        for line in self.stats.lines():
-            self.stdout.write(line)
+        for row in self.stats.lines():
+            self.stdout.write(row)
         self.stdout.write(f"  ANALYZE {seconds_analyze:.1f} s; total {elapsed:.1f} s")
 
     def _check(self, o, heavy: int) -> None:
