@@ -38,19 +38,55 @@ _COMPLETION = RowShape(Completion, "c", fields=("id", "prompt", "text"))
 
 _TASK_COLUMNS = ", ".join(f't."{f.column}"' for f in _TASK.fields)
 
+# Conditions a candidate must meet, besides its campaign (``{campaign}``): open, a free slot, never
+# touched by this labeler, of an allowed kind, gold or not.
+_ELIGIBLE = """c.status = 'open'
+          AND c.required_labels > c.submitted_count + c.active_leases
+          AND NOT EXISTS (SELECT 1 FROM labeling_assignment x WHERE x.task_id = c.id AND x.labeler_id = %(labeler)s)
+          {kind_filter}
+          AND c.gold_answer IS {gold} NULL"""
+
+# One campaign, or the wait-for-a-lock fallback: walk the queue in (priority, id) order and lock
+# the first eligible task.
+_PICK_WALK = """SELECT c.id FROM labeling_task c
+        WHERE c.campaign_id IN ({campaigns}) AND """ + _ELIGIBLE + """
+        ORDER BY c.priority DESC, c.id
+        LIMIT 1
+        FOR NO KEY UPDATE {skip_locked}"""
+
+# Several campaigns: candidates come from one ordered walk of task_queue_campaign_idx per campaign
+# (a LATERAL join over the campaign ids: the first PER_CAMPAIGN eligible tasks of each), the best
+# CANDIDATES of them in queue order are kept, and the first of those not locked is locked. A plain
+# ``campaign_id IN (…)`` walk of the global task_queue_open_idx has to step over the open tasks of
+# every paused or archived campaign ahead in the order, a cost that grew with them (docs/scale.md).
+# Why LATERAL rather than a UNION ALL of one branch per campaign (which PostgreSQL merges in order):
+# that statement took ~100 ms to plan with 50 campaigns and PostgreSQL kept re-planning it on every
+# run instead of caching a generic plan; this one is planned once for any number of campaigns.
+# If every candidate is locked or taken meanwhile, the caller's wait fallback (``_PICK_WALK``
+# without SKIP LOCKED) decides, so no eligible task is ever reported missing. Under contention the
+# pick is the best unlocked task among each campaign's first PER_CAMPAIGN eligible ones.
+CANDIDATES = 64
+_PICK_MERGED = """SELECT c.id FROM (
+            SELECT u.id, u.priority FROM unnest(%(campaign_ids)s::bigint[]) AS q(campaign_id)
+            CROSS JOIN LATERAL (
+                SELECT c.id, c.priority FROM labeling_task c
+                WHERE c.campaign_id = q.campaign_id AND """ + _ELIGIBLE + """
+                ORDER BY c.priority DESC, c.id
+                LIMIT %(per_campaign)s
+            ) u
+            ORDER BY u.priority DESC, u.id
+            LIMIT %(candidates)s
+        ) best JOIN labeling_task c ON c.id = best.id
+        WHERE c.status = 'open' AND c.required_labels > c.submitted_count + c.active_leases
+        ORDER BY best.priority DESC, best.id
+        LIMIT 1
+        FOR NO KEY UPDATE OF c SKIP LOCKED"""
+
 _LEASE_SQL = f"""
 WITH leased AS (
     UPDATE labeling_task t SET active_leases = t.active_leases + 1
     WHERE t.id = (
-        SELECT c.id FROM labeling_task c
-        WHERE c.campaign_id IN ({{campaigns}}) AND c.status = 'open'
-          AND c.required_labels > c.submitted_count + c.active_leases
-          AND NOT EXISTS (SELECT 1 FROM labeling_assignment x WHERE x.task_id = c.id AND x.labeler_id = %(labeler)s)
-          {{kind_filter}}
-          AND c.gold_answer IS {{gold}} NULL
-        ORDER BY c.priority DESC, c.id
-        LIMIT 1
-        FOR NO KEY UPDATE {{skip_locked}}
+        {{pick}}
     )
     RETURNING {_TASK_COLUMNS}
 ), inserted AS (
@@ -99,11 +135,16 @@ def lease_statement(
     # ``IN (%s, …)``, not ``= ANY(%s)``: PostgreSQL turns a one-element IN into ``=``, which lets it
     # walk task_queue_campaign_idx in (priority, id) order and stop at the first free task; with
     # ANY it sorts every open task of the campaign first (and, before ANALYZE, anti-joins each).
-    params |= {f"campaign{i}": cid for i, cid in enumerate(campaigns)}
-    sql = _LEASE_SQL.format(
-        campaigns=", ".join(f"%(campaign{i})s" for i in range(len(campaigns))),
-        kind_filter=kind_filter_sql, skip_locked="SKIP LOCKED" if skip_locked else "", gold="NOT" if gold else "",
-    )
+    fill = {"kind_filter": kind_filter_sql, "gold": "NOT" if gold else ""}
+    if len(campaigns) > 1 and skip_locked:
+        pick = _PICK_MERGED.format(**fill)
+        params |= {"campaign_ids": list(campaigns), "candidates": CANDIDATES,
+                   "per_campaign": max(2, -(-CANDIDATES // len(campaigns)))}
+    else:
+        params |= {f"campaign{i}": cid for i, cid in enumerate(campaigns)}
+        pick = _PICK_WALK.format(campaigns=", ".join(f"%(campaign{i})s" for i in range(len(campaigns))),
+                                 skip_locked="SKIP LOCKED" if skip_locked else "", **fill)
+    sql = _LEASE_SQL.format(pick=pick)
     # ``now`` (the caller's clock, simulated in tests) sets the deadline; the row's timestamps are
     # the real time, as ``auto_now_add`` gives the portable path.
     return sql, {"labeler": labeler_id, "now": now, "stamp": timezone.now(), **params}

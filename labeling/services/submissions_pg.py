@@ -6,9 +6,9 @@ commit). Here the answer is validated against an unlocked read (an assignment's 
 display order never change), and one statement of data-modifying CTEs does the rest, atomic by
 itself in autocommit:
 
-1. ``claim`` locks the assignment, only if its status is still the one we read (a row changed
-   since our snapshot is re-checked once locked), so a concurrent submit, skip or expiry makes the
-   whole statement a no-op;
+1. ``claim`` locks the assignment and reads its status as of the lock (a row changed since our
+   snapshot is read in its latest version); unless it is still the one we read, nothing below
+   matches, so a concurrent submit, skip or expiry makes the whole statement a no-op;
 2. ``counted`` moves the slot on the task: a held lease turns its slot into a submitted label; a
    lease the sweep expired takes a free slot back, and if there is none, nothing matches;
 3. ``submitted`` marks the assignment, only if ``counted`` happened;
@@ -40,16 +40,21 @@ _READ_SQL = (
     " JOIN labeling_task t ON t.id = a.task_id WHERE a.id = %s AND a.labeler_id = %s"
 )
 
+# ``claim`` finds the row by its primary key alone and checks the status it locked afterwards (in
+# ``counted``): with ``status = 'leased'`` in its WHERE, PostgreSQL took the partial unique index
+# assignment_one_live_lease (all leased rows, and the dead entries of every lease submitted since
+# the last VACUUM) and filtered it on id, a scan that grew with the submit rate (docs/scale.md).
 _CLAIM_SQL = """
 WITH claim AS (
-    SELECT id, task_id FROM labeling_assignment WHERE id = %(id)s AND status = %(status)s FOR NO KEY UPDATE
+    SELECT id, task_id, status FROM labeling_assignment WHERE id = %(id)s FOR NO KEY UPDATE
 ), counted AS (
     UPDATE labeling_task t
     SET submitted_count = t.submitted_count + 1,
         active_leases = t.active_leases - %(held)s,
         status = CASE WHEN t.submitted_count >= t.required_labels - 1 THEN 'done' ELSE t.status END
     FROM claim
-    WHERE t.id = claim.task_id AND (%(held)s = 1 OR t.required_labels > t.submitted_count + t.active_leases)
+    WHERE t.id = claim.task_id AND claim.status = %(status)s
+      AND (%(held)s = 1 OR t.required_labels > t.submitted_count + t.active_leases)
     RETURNING t.id
 ), submitted AS (
     UPDATE labeling_assignment a

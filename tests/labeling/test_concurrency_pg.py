@@ -261,3 +261,47 @@ def test_the_lease_with_a_kind_still_walks_the_partial_queue_index(kind):
     candidate = plan.split("InitPlan")[1].split("CTE inserted")[0]  # the sub-select that picks the task
     assert "Index Scan using task_queue_campaign_idx" in candidate, plan
     assert "Sort" not in candidate, plan
+
+
+@pytest.mark.django_db
+def test_a_lease_over_several_campaigns_merges_their_queue_walks():
+    """Several campaigns: one ordered walk of task_queue_campaign_idx per campaign (no walk of the
+    global open-task index, which holds paused campaigns' tasks too, and no sort of a campaign's tasks)."""
+    from django.utils import timezone
+
+    from labeling.services import queue_pg
+
+    campaigns = {c.pk: c for c in (campaign_with_tasks(n=10, prefix=f"merge{i}") for i in range(3))}
+    user = make_user()
+    sql, params = queue_pg.lease_statement(labeler_id=user.pk, campaigns=campaigns, kind=None,
+                                           now=timezone.now(), skip_locked=True)
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("EXPLAIN " + sql, params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    candidate = plan.split("InitPlan")[1].split("CTE inserted")[0]
+    assert "Index Scan using task_queue_campaign_idx" in candidate, plan
+    assert "task_queue_open_idx" not in candidate, plan
+    per_campaign = candidate.split("Function Scan on unnest")[1]
+    assert "Sort" not in per_campaign, plan
+
+
+@pytest.mark.django_db(transaction=True)
+def test_32_labelers_drain_several_campaigns():
+    """The merged multi-campaign pick under contention: every task gets exactly its labels, nobody
+    gets a task twice, and nobody is told the queue is empty while it is not."""
+    campaigns = [campaign_with_tasks(n=150, k=4, overlap=2, prefix=f"drain{i}") for i in range(3)]
+    users = [make_user() for _ in range(LABELERS)]
+    start, done, errors = threading.Barrier(LABELERS), {}, []
+    threads = [threading.Thread(target=_labeler_loop, args=(u, start, done, errors)) for u in users]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=600)
+    assert not errors, errors[:5]
+    labels = [pair for mine in done.values() for pair in mine]
+    assert len(labels) == 3 * 150 * 2
+    for mine in done.values():
+        assert len({task for _, task in mine}) == len(mine)
+    tasks = Task.objects.filter(campaign__in=campaigns)
+    assert not tasks.exclude(submitted_count=2, active_leases=0, status=Task.Status.DONE).exists()
