@@ -6,7 +6,7 @@ there by ``ExportReadRouter`` (the export's selectors need no ``.using``), while
 ``DatasetSnapshot`` row, still go to the primary. Outside it nothing is routed: the queue and the
 dashboards read the primary, and a replica's lag never shows in them.
 
-On PostgreSQL the reads run in one ``REPEATABLE READ READ ONLY`` transaction, so the distinct authors
+On PostgreSQL the reads run in one ``REPEATABLE READ READ ONLY`` transaction without JIT, so the distinct authors
 counted for the split, the rows and the manifest's figures all see the same data even while labels
 keep arriving (a hot standby allows this isolation level). Nested in a caller's transaction on the same
 database they share that transaction's snapshot instead. SQLite exports are not wrapped: its
@@ -57,11 +57,18 @@ def export_reads():
         return
     fresh = not connection.in_atomic_block
     with transaction.atomic(using=alias):
-        if fresh:
-            with connection.cursor() as cursor:
+        with connection.cursor() as cursor:
+            if fresh:
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            # JIT compiling the export's statement took 2.3 s of 3.2 s for 10k rankings and saves little
+            # per row of a streamed, index-driven plan.
+            cursor.execute("SELECT current_setting('jit'), set_config('jit', 'off', true)")
+            jit = cursor.fetchone()[0]
         token = _reading.set(alias)
         try:
             yield alias
         finally:
             _reading.reset(token)
+        if not fresh:  # back to the caller's setting (a rolled-back savepoint undoes it by itself)
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT set_config('jit', %s, true)", [jit])

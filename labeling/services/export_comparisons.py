@@ -19,6 +19,8 @@ The bytes are exactly those of ``json.dumps(row, ensure_ascii=False, sort_keys=T
 from __future__ import annotations
 
 import json
+import queue
+import threading
 from collections.abc import Iterator
 from itertools import islice
 
@@ -50,22 +52,22 @@ def comparison_lines(rankings, alias: str, labeler_hash) -> Iterator[tuple[str, 
 
 
 def record_lines(record, labeler: str) -> tuple[str, str, list[str]] | None:
-    """The row line and pairwise lines of one record; ``labeler`` is the encoded pseudonym."""
-    ranking_id, prompt_id, author_id, _, groups, none_acceptable, messages, completions, ratings = record
-    completions = completions or []
-    index = {cid: i for i, (cid, _) in enumerate(completions)}
+    """The row line and pairwise lines of one record; ``labeler`` is the encoded pseudonym.
+
+    A record is ``(ranking_id, prompt_id, author_id, labeler_id, groups, none_acceptable, prompt, completion_ids,
+    texts, ratings)``: ``prompt`` is the encoded turn list, ``texts`` the encoded completion texts in
+    ``completion_ids`` order, ``ratings`` ``(completion_id, likert, encoded flags)`` in rating order.
+    """
+    ranking_id, prompt_id, author_id, _, groups, none_acceptable, prompt, completion_ids, texts, ratings = record
+    index = {cid: i for i, cid in enumerate(completion_ids)}
     try:
         ranked = [[index[cid] for cid in group] for group in groups]
     except (KeyError, TypeError):
         return None
-    if len(completions) < 2 or sorted(i for g in ranked for i in g) != list(range(len(completions))):
+    if len(completion_ids) < 2 or sorted(i for g in ranked for i in g) != list(range(len(completion_ids))):
         return None
-    prompt = _dumps([{"role": m["role"], "content": m["content"]} for m in messages])
-    texts = [_encode_str(text) for _, text in completions]
-    rated = ", ".join(
-        f'{{"completion": {index[cid]}, "flags": {_dumps(list(flags))}, "likert": {_dumps(likert)}}}'
-        for cid, likert, flags in ratings or () if cid in index
-    )
+    rated = ", ".join(f'{{"completion": {index[cid]}, "flags": {flags}, "likert": {likert}}}'
+                      for cid, likert, flags in ratings if cid in index)
     line = (f'{{"completions": [{", ".join(texts)}], "labeler": {labeler}, '
             f'"none_acceptable": {"true" if none_acceptable else "false"}, "prompt": {prompt}, '
             f'"prompt_id": {prompt_id}, "ranking": {_dumps(ranked)}, "ranking_id": {ranking_id}, '
@@ -77,35 +79,96 @@ def record_lines(record, labeler: str) -> tuple[str, str, list[str]] | None:
     return author_key(author_id, prompt_id), line, pairs
 
 
-def _pg_records(rankings, alias: str) -> Iterator[list]:
-    """Records from one statement on a named (server-side) cursor; ``rankings`` selects and orders nothing else."""
-    connection = connections[alias]
+def encode_turns(messages) -> str:
+    """The encoded ``[{"content": ..., "role": ...}, ...]`` of a prompt's turns (other keys dropped)."""
+    return _dumps([{"role": m["role"], "content": m["content"]} for m in messages])
+
+
+def pg_records_sql(rankings, alias: str) -> tuple[str, tuple]:
+    """The statement giving each ranking of the ``rankings`` queryset as record pieces, by id.
+
+    PostgreSQL encodes the strings itself (``to_json(text)`` escapes exactly as ``json.dumps`` with
+    ``ensure_ascii=False``: ``\\"``, ``\\\\``, ``\\b\\f\\n\\r\\t`` and ``\\u00xx`` below 0x20), so Python
+    only splits and joins. Texts are tab-separated: an encoded string never holds a raw tab.
+    """
     selected, params = rankings.values("id").order_by().query.get_compiler(using=alias).as_sql()
     through = Task.completions.through._meta.db_table
     sql = f"""
-        SELECT json_build_array(
-            r.id, t.prompt_id, p.author_id, a.labeler_id, r.groups, r.none_acceptable, p.messages,
-            (SELECT json_agg(json_build_array(tc.completion_id, c.text) ORDER BY tc.completion_id)
+        SELECT r.id, t.prompt_id, p.author_id, a.labeler_id, r.groups::text, r.none_acceptable,
+            (SELECT '[' || string_agg('{{"content": ' || to_json(m ->> 'content')::text || ', "role": '
+                                      || to_json(m ->> 'role')::text || '}}', ', ' ORDER BY n) || ']'
+               FROM jsonb_array_elements(p.messages) WITH ORDINALITY AS turn(m, n)),
+            (SELECT string_agg(tc.completion_id::text, ',' ORDER BY tc.completion_id) || E'\\n'
+                    || string_agg(to_json(c.text)::text, E'\\t' ORDER BY tc.completion_id)
                FROM {through} tc JOIN {Completion._meta.db_table} c ON c.id = tc.completion_id
               WHERE tc.task_id = t.id),
-            (SELECT json_agg(json_build_array(rt.completion_id, rt.likert, rt.flags) ORDER BY rt.id)
+            (SELECT string_agg(rt.completion_id::text || ' ' || rt.likert::text || ' ' || rt.flags::text, E'\\t'
+                               ORDER BY rt.id)
                FROM {Rating._meta.db_table} rt WHERE rt.assignment_id = a.id)
-        )::text
         FROM {Ranking._meta.db_table} r
         JOIN {Assignment._meta.db_table} a ON a.id = r.assignment_id
         JOIN {Task._meta.db_table} t ON t.id = a.task_id
         JOIN {Prompt._meta.db_table} p ON p.id = t.prompt_id
         WHERE r.id IN ({selected})
         ORDER BY r.id"""
+    return sql, params
+
+
+def _pg_records(rankings, alias: str) -> Iterator[tuple]:
+    """Records from one statement on a named (server-side) cursor, the next block fetched while this one is written."""
+    sql, params = pg_records_sql(rankings, alias)
     loads = json.loads
-    with connection.chunked_cursor() as cursor:  # a named cursor: the server holds the result, we hold a block
+    with connections[alias].chunked_cursor() as cursor:  # a named cursor: the server holds the result, we hold blocks
         cursor.execute(sql, params)
-        while block := cursor.fetchmany(FETCH_ROWS):
-            for (text,) in block:
-                yield loads(text)
+        for block in _prefetched(lambda: cursor.fetchmany(FETCH_ROWS)):
+            for rid, prompt_id, author_id, labeler_id, groups, none_acceptable, prompt, completions, ratings in block:
+                ids, _, texts = (completions or "\n").partition("\n")
+                yield (rid, prompt_id, author_id, labeler_id, loads(groups), none_acceptable, prompt or "[]",
+                       [int(c) for c in ids.split(",")] if ids else [], texts.split("\t") if texts else [],
+                       [(int(c), likert, flags) for c, likert, flags in
+                        (piece.split(" ", 2) for piece in ratings.split("\t"))] if ratings else [])
 
 
-def _block_records(rankings) -> Iterator[list]:
+def _prefetched(fetch) -> Iterator[list]:
+    """Blocks from ``fetch()`` until an empty one, fetched one block ahead by a thread.
+
+    While Python builds and writes the lines of a block, PostgreSQL computes the next one; the thread
+    waits on the socket with the GIL released. At most two blocks are held.
+    """
+    blocks: queue.Queue = queue.Queue(maxsize=1)
+    stop = threading.Event()
+
+    def run():
+        try:
+            while not stop.is_set():
+                block = fetch()
+                blocks.put(block)
+                if not block:
+                    return
+        except BaseException as exc:  # handed to the consumer, which raises it
+            blocks.put(exc)
+
+    thread = threading.Thread(target=run, name="export-prefetch", daemon=True)
+    thread.start()
+    try:
+        while True:
+            block = blocks.get()
+            if isinstance(block, BaseException):
+                raise block
+            if not block:
+                return
+            yield block
+    finally:
+        stop.set()
+        while thread.is_alive():  # unblock a put() so the thread ends before the cursor closes
+            try:
+                blocks.get(timeout=0.1)
+            except queue.Empty:
+                pass
+        thread.join()
+
+
+def _block_records(rankings) -> Iterator[tuple]:
     """Records read in blocks: the rankings, then the blocks' completions and ratings in one query each."""
     rows = rankings.order_by("id").values_list(
         "id", "assignment__task__prompt_id", "assignment__task__prompt__author_id", "assignment__labeler_id",
@@ -117,12 +180,14 @@ def _block_records(rankings) -> Iterator[list]:
             Task.completions.through.objects.filter(task_id__in={row[7] for row in block})
             .order_by("task_id", "completion_id").values_list("task_id", "completion_id", "completion__text")
         ):
-            completions.setdefault(task_id, []).append([cid, text])
+            completions.setdefault(task_id, []).append((cid, _encode_str(text)))
         ratings: dict[int, list] = {}
         for assignment_id, cid, likert, flags in (
             Rating.objects.filter(assignment_id__in=[row[8] for row in block]).order_by("id")
             .values_list("assignment_id", "completion_id", "likert", "flags")
         ):
-            ratings.setdefault(assignment_id, []).append([cid, likert, flags])
+            ratings.setdefault(assignment_id, []).append((cid, str(likert), _dumps(list(flags))))
         for row in block:
-            yield [*row[:7], completions.get(row[7]), ratings.get(row[8])]
+            items = completions.get(row[7], [])
+            yield (*row[:6], encode_turns(row[6]), [cid for cid, _ in items], [text for _, text in items],
+                   ratings.get(row[8], []))
