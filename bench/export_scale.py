@@ -4,10 +4,11 @@
     .venv/bin/python bench/export_scale.py --sizes 10000,100000,1000000
     .venv/bin/python bench/export_scale.py --old               # + the pre-issue-12 export on the 10k set
 
-Uses its own PostgreSQL database (``--db``, default prefloop_scaleexport_bench; created and migrated if
-missing) and fills one campaign per size by COPY: prompts by 5,000 authors (one in ten without an
-author), K=4 completions of ~300 characters, one ranking per task with a second labeler on 10 % of
-the tasks, Likert ratings and flags on every completion. Filled campaigns are reused across runs.
+Uses its own PostgreSQL database (``--db``, default prefloop_scaleexport_bench_g; created and migrated if
+missing) and fills one campaign per size with ``manage.py generate_scale_data`` (COPY): prompts by
+5,000 authors, K=4 completions, two labelers per task (every task moves the manifest's agreement
+figures: the worst case for them), Likert ratings on every label, 200 labelers. Filled campaigns are
+reused across runs.
 
 Each export runs in a fresh child process, which reports its wall time and the growth of its peak
 RSS (``VmHWM`` after the export minus ``VmHWM`` just before it). The baseline is PostgreSQL itself:
@@ -29,7 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 OLD_COMMIT = "1b93295"
-AUTHORS, LABELERS, K = 5000, 200, 4
+AUTHORS, LABELERS, K, OVERLAP = 5000, 200, 4, 2
 
 
 def setup_django(db: str) -> None:
@@ -53,88 +54,21 @@ def ensure_database(db: str) -> None:
     call_command("migrate", verbosity=0)
 
 
-def _copy(cursor, model, columns: list[str], rows) -> None:
-    """COPY ``rows`` (tuples of text-format values, None for NULL) into ``model``'s table."""
-    with cursor.copy(f"COPY {model._meta.db_table} ({', '.join(columns)}) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row(row)
-
-
 def fill(size: int) -> int:
-    """A campaign of ``size`` submitted rankings (made once, by COPY); returns its id."""
-    from django.contrib.auth import get_user_model
-    from django.db import connection, transaction
-    from django.utils import timezone
+    """A campaign of ``size`` submitted rankings, made once by ``manage.py generate_scale_data``; its id."""
+    from django.core.management import call_command
 
-    from labeling.models import Assignment, Campaign, Completion, Prompt, Rating, Ranking, Task
+    from labeling.models import Campaign
 
-    name = f"bench-export-{size}"
-    existing = Campaign.objects.filter(name=name).first()
+    prefix = f"export{size}"
+    existing = Campaign.objects.filter(name__startswith=f"{prefix}-").first()
     if existing:
         return existing.pk
     started = time.perf_counter()
-    User = get_user_model()
-    users = [User.objects.get_or_create(username=f"bench-labeler-{i}")[0].pk for i in range(LABELERS)]
-    now = timezone.now().isoformat()
-    overlap_every = 10  # one task in ten gets a second labeler
-    n_tasks = size * overlap_every // (overlap_every + 1) + 1
-    with transaction.atomic():
-        campaign = Campaign.objects.create(name=name, status="active", task_kinds=["ranking"],
-                                           completions_per_prompt=K, labels_per_task=2)
-        with connection.cursor() as cur:
-            def next_id(model):
-                cur.execute(f"SELECT nextval(pg_get_serial_sequence('{model._meta.db_table}', 'id'))")
-                return cur.fetchone()[0]
-
-            def bump(model, last):
-                cur.execute(f"SELECT setval(pg_get_serial_sequence('{model._meta.db_table}', 'id'), %s)", [last])
-
-            p0, c0, t0, a0, r0, g0 = (next_id(m) + 1000 for m in (Prompt, Completion, Task, Assignment, Ranking, Rating))
-            pc = ["id", "created_at", "updated_at", "campaign_id", "messages", "author_id", "source_id",
-                  "content_hash", "category", "metadata"]
-            _copy(cur, Prompt, pc, (
-                (p0 + i, now, now, campaign.pk,
-                 json.dumps([{"role": "user", "content": f"Question {i}: explain the \"tide\" — précisément, "
-                                                         f"in {i % 7 + 2} short steps.\nKeep it simple."}]),
-                 "" if i % 10 == 0 else f"author-{i % AUTHORS}", "", f"{size}-{i}", "open_qa", "{}")
-                for i in range(n_tasks)))
-            bump(Prompt, p0 + n_tasks)
-            text = "A careful answer that walks through the question step by step, with an example. " * 4
-            _copy(cur, Completion, ["id", "created_at", "updated_at", "prompt_id", "model_version_id", "text",
-                                    "generation_settings"],
-                  ((c0 + i, now, now, p0 + i // K, None, f"{i % K}: {text}", "{}") for i in range(n_tasks * K)))
-            bump(Completion, c0 + n_tasks * K)
-            _copy(cur, Task, ["id", "created_at", "updated_at", "campaign_id", "prompt_id", "kind", "required_labels",
-                              "submitted_count", "active_leases", "priority", "status", "gold_answer"],
-                  ((t0 + i, now, now, campaign.pk, p0 + i, "ranking", 2 if i % overlap_every == 0 else 1,
-                    2 if i % overlap_every == 0 else 1, 0, 0, "done", None) for i in range(n_tasks)))
-            bump(Task, t0 + n_tasks)
-            _copy(cur, Task.completions.through, ["task_id", "completion_id"],
-                  ((t0 + i // K, c0 + i) for i in range(n_tasks * K)))
-            labels = [(i, j) for i in range(n_tasks) for j in range(2 if i % overlap_every == 0 else 1)][:size]
-            _copy(cur, Assignment, ["id", "created_at", "updated_at", "task_id", "campaign_id", "labeler_id", "status",
-                                    "expires_at", "display_order", "submitted_at", "seconds_spent", "skip_reason",
-                                    "submission_digest"],
-                  ((a0 + n, now, now, t0 + i, campaign.pk, users[(i + j * 7) % LABELERS], "submitted", now,
-                    json.dumps([c0 + i * K + x for x in range(K)]), now, 30.0, "", "")
-                   for n, (i, j) in enumerate(labels)))
-            bump(Assignment, a0 + len(labels))
-            orders = [[[2], [0, 3], [1]], [[0], [1], [2], [3]], [[3], [2], [1, 0]]]
-            _copy(cur, Ranking, ["id", "created_at", "updated_at", "assignment_id", "groups", "none_acceptable"],
-                  ((r0 + n, now, now, a0 + n, json.dumps([[c0 + i * K + x for x in g] for g in orders[n % 3]]), False)
-                   for n, (i, _) in enumerate(labels)))
-            bump(Ranking, r0 + len(labels))
-            _copy(cur, Rating, ["id", "created_at", "updated_at", "assignment_id", "completion_id", "likert", "flags",
-                                "note"],
-                  ((g0 + n * K + x, now, now, a0 + n, c0 + i * K + x, 1 + (n + x) % 7,
-                    '["hallucination"]' if (n + x) % 7 == 0 else "[]", "")
-                   for n, (i, _) in enumerate(labels) for x in range(K)))
-            bump(Rating, g0 + len(labels) * K)
-        cur_count = len(labels)
-    with connection.cursor() as cur:
-        cur.execute("ANALYZE")
-    print(f"  filled {cur_count:,} rankings on {n_tasks:,} tasks in {time.perf_counter() - started:.0f} s", flush=True)
-    return campaign.pk
+    call_command("generate_scale_data", campaigns=1, open_tasks=0, labels=size, labelers=LABELERS, overlap=OVERLAP,
+                 authors=AUTHORS, ratings_fraction=1.0, k=K, prefix=prefix, verbosity=0)
+    print(f"  filled {size:,} rankings in {time.perf_counter() - started:.0f} s", flush=True)
+    return Campaign.objects.get(name__startswith=f"{prefix}-").pk
 
 
 def vm_hwm_kib() -> int:
@@ -157,7 +91,10 @@ def run_one(db: str, campaign_id: int, mode: str) -> dict:
 
     exports.snapshot_create  # imported before measuring
     connection.ensure_connection()
-    before = vm_hwm_kib()
+    with connection.cursor() as cur:
+        cur.execute("SELECT pg_backend_pid()")
+        backend = cur.fetchone()[0]
+    before, cpu_before, pg_before = vm_hwm_kib(), _cpu_self(), _cpu_of(backend)
     started = time.perf_counter()
     if mode == "copy":
         rows = _copy_baseline(campaign_id)
@@ -167,6 +104,7 @@ def run_one(db: str, campaign_id: int, mode: str) -> dict:
         snap = module.snapshot_create(kind="comparisons", campaign_ids=[campaign_id],
                                       name=f"bench-{mode}-{time.time_ns()}")
     seconds = time.perf_counter() - started
+    cpu, pg_cpu = _cpu_self() - cpu_before, _cpu_of(backend) - pg_before
     if mode != "copy":
         import shutil
 
@@ -175,7 +113,22 @@ def run_one(db: str, campaign_id: int, mode: str) -> dict:
             manifest["files"]["pairwise_valid.jsonl"]["rows"]
         shutil.rmtree(settings.PREFLOOP_DATA_DIR, ignore_errors=True)  # gigabytes at 1M: not kept
         snap.delete()
-    return {"rows": rows, "pairs": pairs, "seconds": seconds, "rss_growth_mib": (vm_hwm_kib() - before) / 1024}
+    return {"rows": rows, "pairs": pairs, "seconds": seconds, "rss_growth_mib": (vm_hwm_kib() - before) / 1024,
+            "cpu": cpu, "pg_cpu": pg_cpu}
+
+
+def _cpu_self() -> float:
+    times = os.times()
+    return times.user + times.system
+
+
+def _cpu_of(pid: int) -> float:
+    """CPU seconds of a PostgreSQL backend on this machine (its /proc entry: utime + stime)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _copy_baseline(campaign_id: int) -> int:
@@ -222,7 +175,7 @@ def child(db: str, campaign_id: int, mode: str) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="10000,100000", help="comma-separated ranking counts")
-    parser.add_argument("--db", default="prefloop_scaleexport_bench")
+    parser.add_argument("--db", default="prefloop_scaleexport_bench_g")
     parser.add_argument("--old", action="store_true", help="also run the pre-issue-12 export on the smallest size")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -232,10 +185,11 @@ def main() -> None:
         return
     sizes = [int(s) for s in args.sizes.split(",")]
     ensure_database(args.db)
-    print(f"comparisons snapshot, database {args.db}, K={K}, {AUTHORS} authors, {LABELERS} labelers")
+    print(f"comparisons snapshot, database {args.db}, K={K}, overlap {OVERLAP}, {AUTHORS} authors, "
+          f"{LABELERS} labelers")
     campaigns = {size: fill(size) for size in sizes}
     print(f"{'rankings':>10} {'path':>6} {'seconds':>8} {'rows/s':>9} {'pairs':>10} {'peak RSS growth':>16} "
-          f"{'vs COPY':>8}")
+          f"{'vs COPY':>8} {'py CPU s':>9} {'pg CPU s':>9} {'rows/CPU-s':>11}")
     for size in sizes:
         copy = child(args.db, campaigns[size], "copy")
         modes = ["new"] + (["old"] if args.old and size == sizes[0] else [])
@@ -243,9 +197,16 @@ def main() -> None:
             r = child(args.db, campaigns[size], mode)
             rate, copy_rate = r["rows"] / r["seconds"], copy["rows"] / copy["seconds"]
             print(f"{r['rows']:>10,} {mode:>6} {r['seconds']:>8.2f} {rate:>9,.0f} {r['pairs']:>10,} "
-                  f"{r['rss_growth_mib']:>12.1f} MiB {rate / copy_rate:>7.2f}x", flush=True)
+                  f"{r['rss_growth_mib']:>12.1f} MiB {rate / copy_rate:>7.2f}x {_cpu_columns(r)}", flush=True)
         print(f"{copy['rows']:>10,} {'COPY':>6} {copy['seconds']:>8.2f} {copy['rows'] / copy['seconds']:>9,.0f} "
-              f"{'':>10} {copy['rss_growth_mib']:>12.1f} MiB", flush=True)
+              f"{'':>10} {copy['rss_growth_mib']:>12.1f} MiB {'':>8} {_cpu_columns(copy)}", flush=True)
+
+
+def _cpu_columns(r: dict) -> str:
+    """CPU seconds of the exporting process and of its PostgreSQL backend, and rows per second of the busier
+    one: what the two cores would give if the machine were not shared (they work in parallel)."""
+    busiest = max(r["cpu"], r["pg_cpu"])
+    return f"{r['cpu']:>9.2f} {r['pg_cpu']:>9.2f} {r['rows'] / busiest if busiest else 0:>11,.0f}"
 
 
 if __name__ == "__main__":

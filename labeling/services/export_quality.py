@@ -32,7 +32,7 @@ from labeling.selectors.signals import flagged_labeler_ids
 
 RANKING_MODES = ("raw", "consensus")
 MANIFEST_BOOTSTRAP = 500
-MANIFEST_MAX_TASKS = 5000
+MANIFEST_MAX_TASKS = 2000
 
 
 @dataclass(frozen=True)

@@ -41,10 +41,12 @@ from labeling.db_routing import export_reads
 from labeling.models import Campaign, DatasetSnapshot, Demonstration, Prompt, Ranking
 from labeling.services import export_quality
 from labeling.services.export_quality import clean_export_quality
-from labeling.services.export_rows import ExportSource, labeler_hash, pairwise_view  # noqa: F401 (public names)
-from labeling.services.export_split import AuthorSplit, author_bucket, split_by_author  # noqa: F401
+from labeling.services.export_rows import ExportSource, labeler_hash, pairwise_view
+from labeling.services.export_split import AuthorSplit, author_bucket, split_by_author
 from labeling.services.export_write import SplitFiles, combined_digest, publish, remove_tree, write_card, write_manifest
 
+__all__ = ["snapshot_create", "snapshot_verify", "snapshots_root", "export_size", "combined_digest",
+           "labeler_hash", "pairwise_view", "author_bucket", "split_by_author"]  # the names callers import from here
 SCHEMA_VERSION = 1
 KINDS = tuple(DatasetSnapshot.Kind.values)
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
