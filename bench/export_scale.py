@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -106,13 +107,11 @@ def run_one(db: str, campaign_id: int, mode: str) -> dict:
     seconds = time.perf_counter() - started
     cpu, pg_cpu = _cpu_self() - cpu_before, _cpu_of(backend) - pg_before
     if mode != "copy":
-        import shutil
-
         manifest = json.loads((Path(snap.path) / "manifest.json").read_text())
         rows, pairs = snap.rows, manifest["files"]["pairwise_train.jsonl"]["rows"] + \
             manifest["files"]["pairwise_valid.jsonl"]["rows"]
-        shutil.rmtree(settings.PREFLOOP_DATA_DIR, ignore_errors=True)  # gigabytes at 1M: not kept
         snap.delete()
+    shutil.rmtree(settings.PREFLOOP_DATA_DIR, ignore_errors=True)  # gigabytes at 1M: not kept
     return {"rows": rows, "pairs": pairs, "seconds": seconds, "rss_growth_mib": (vm_hwm_kib() - before) / 1024,
             "cpu": cpu, "pg_cpu": pg_cpu}
 
