@@ -105,6 +105,8 @@ class ExportSource:
         return model.objects.filter(assignment__in=self._kept())
 
     def authors(self) -> Iterable[str]:
+        """Distinct authors of the selected labels. A ranking left out later as inexpressible (its task's
+        completions changed after it was made) still counts its author here, and in the manifest's counts."""
         if self.kind == "comparisons" and self.quality.rankings == "consensus":
             return {author for author, _ in self._consensus_rows()}
         prefix = "" if self.kind == "prompts" else "assignment__task__prompt__"
