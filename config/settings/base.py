@@ -101,6 +101,18 @@ if DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3":
         None if _prepare in ("", "off", "none") else int(_prepare)
     )
 
+# Exports (snapshots) read from a replica when one is configured (labeling.db_routing, docs/scale.md
+# "Exports"); everything else, and the snapshot's own row, uses the primary.
+_replica_url = env.str("DATABASE_REPLICA_URL", default="")
+if _replica_url:
+    DATABASES["replica"] = env.db_url_config(_replica_url)
+    if DATABASES["replica"]["ENGINE"] != "django.db.backends.sqlite3":
+        DATABASES["replica"]["CONN_MAX_AGE"] = DATABASES["default"].get("CONN_MAX_AGE", 0)
+        DATABASES["replica"].setdefault("OPTIONS", {})["prepare_threshold"] = (
+            DATABASES["default"].get("OPTIONS", {}).get("prepare_threshold"))
+EXPORT_READ_DATABASE = "replica" if _replica_url else "default"
+DATABASE_ROUTERS = ["labeling.db_routing.ExportReadRouter"]
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -11,3 +11,8 @@ STORAGES = {
 
 # Browser and permission tests log in far more often than a person would.
 REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"auth": "10000/min"}}  # noqa: F405
+
+# A second alias on the same PostgreSQL database, standing in for a replica in the export tests
+# (tests/ops/test_exports_replica.py switches EXPORT_READ_DATABASE to it); nothing reads it otherwise.
+if "replica" not in DATABASES and DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":  # noqa: F405
+    DATABASES["replica"] = {**DATABASES["default"], "TEST": {"MIRROR": "default"}}  # noqa: F405

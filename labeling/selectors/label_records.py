@@ -51,8 +51,9 @@ def rejected_assignments():
 
 
 def label_records(*, campaign_ids: list[int], include_rejected: bool = False, labeler_id: int | None = None,
-                  task_ids: list[int] | None = None) -> list[LabelRecord]:
-    """The submitted rankings of ``campaign_ids`` (optionally one labeler's, or some tasks'), oldest first."""
+                  task_ids: list[int] | None = None, within=None) -> list[LabelRecord]:
+    """The submitted rankings of ``campaign_ids`` (optionally one labeler's, some tasks', or only the
+    assignments of the ``within`` queryset), oldest first."""
     qs = Assignment.objects.filter(campaign_id__in=campaign_ids, status=Assignment.Status.SUBMITTED,
                                    task__kind=Task.Kind.RANKING, ranking__isnull=False)
     if not include_rejected:
@@ -61,6 +62,8 @@ def label_records(*, campaign_ids: list[int], include_rejected: bool = False, la
         qs = qs.filter(labeler_id=labeler_id)
     if task_ids is not None:
         qs = qs.filter(task_id__in=task_ids)
+    if within is not None:
+        qs = qs.filter(pk__in=within.values("pk"))
     rows = qs.order_by("submitted_at", "id").values_list(
         "id", "task_id", "labeler_id", "labeler__username", "task__prompt__category", "submitted_at",
         "ranking__groups", "display_order", "seconds_spent", "task__gold_answer",

@@ -22,9 +22,9 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 
 from django.core.exceptions import ValidationError
-from django.db.models import QuerySet
+from django.db.models import Count, Q, QuerySet
 
-from labeling.models import Assignment, Campaign, Ranking
+from labeling.models import Assignment, Campaign, Ranking, Task
 from labeling.selectors.agreement import figures, labeler_figures, task_agreements
 from labeling.selectors.consensus import records_consensus
 from labeling.selectors.label_records import by_task, label_records, rejected_assignments
@@ -32,6 +32,7 @@ from labeling.selectors.signals import flagged_labeler_ids
 
 RANKING_MODES = ("raw", "consensus")
 MANIFEST_BOOTSTRAP = 500
+MANIFEST_MAX_TASKS = 2000
 
 
 @dataclass(frozen=True)
@@ -136,14 +137,26 @@ def rankings_for_export(campaign_ids: list[int], quality: ExportQuality = DEFAUL
 def manifest_quality(campaign_ids: list[int], quality: ExportQuality, excluded: dict[int, set[int]],
                      kind: str) -> dict:
     """The manifest's ``quality`` block: the options, how many labelers each campaign left out, and
-    (comparisons) the agreement figures of the rankings that were exported."""
+    (comparisons) the agreement figures of the rankings that were exported.
+
+    Only tasks with two kept rankings or a gold answer move any figure, so only theirs are read. Above
+    ``MANIFEST_MAX_TASKS`` such tasks the figures come from an even sample of them by task id (recorded
+    as ``agreement_sample``), so a snapshot of millions of rankings keeps a bounded memory and time here.
+    """
     block = {"options": quality.as_dict(),
              "excluded_labelers": {str(cid): len(ids) for cid, ids in sorted(excluded.items())}}
     if kind == "comparisons":
-        kept = set(submitted_labels(campaign_ids, quality, excluded).values_list("id", flat=True))
-        records = [r for r in label_records(campaign_ids=campaign_ids, include_rejected=not quality.exclude_rejected)
-                   if r.assignment_id in kept]
+        kept = submitted_labels(campaign_ids, quality, excluded)
+        ranked = kept.filter(task__kind=Task.Kind.RANKING, ranking__isnull=False)
+        block["rankings_read"] = ranked.count()
+        tasks = (ranked.order_by().values("task_id").annotate(n=Count("id"), gold=Count("task__gold_answer"))
+                 .filter(Q(n__gte=2) | Q(gold__gt=0)).order_by("task_id").values_list("task_id", flat=True))
+        total = tasks.count()
+        stride = -(-total // MANIFEST_MAX_TASKS) if total else 1
+        sample = [task_id for i, task_id in enumerate(tasks.iterator(chunk_size=5000)) if i % stride == 0]
+        records = label_records(campaign_ids=campaign_ids, include_rejected=not quality.exclude_rejected,
+                                task_ids=sample, within=kept)
         block["agreement"] = figures(task_agreements(records), n_boot=MANIFEST_BOOTSTRAP)
-        block["rankings_read"] = len(records)
+        if stride > 1:
+            block["agreement_sample"] = {"tasks": len(sample), "of": total, "every": stride}
     return block
-

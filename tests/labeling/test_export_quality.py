@@ -110,3 +110,16 @@ def test_bad_quality_options_are_named(crowd, data_dir, bad, key):
     with pytest.raises(ValidationError) as err:
         snapshot_create(kind="comparisons", campaign_ids=[crowd.campaign.pk], quality=bad)
     assert key in err.value.message_dict
+
+
+def test_manifest_figures_come_from_an_even_sample_of_tasks_above_the_cap(crowd, data_dir, monkeypatch):
+    from labeling.services import export_quality
+
+    c = crowd.campaign.pk
+    monkeypatch.setattr(export_quality, "MANIFEST_MAX_TASKS", 6)  # 20 tasks → every 4th task, 5 of them
+    quality = _manifest(snapshot_create(kind="comparisons", campaign_ids=[c], name="sampled"))["quality"]
+    assert quality["agreement_sample"] == {"tasks": 5, "of": 20, "every": 4}
+    assert quality["rankings_read"] == 20 * 8  # the count is of every exported ranking, not of the sample
+    tasks = sorted({r.task_id for r in label_records(campaign_ids=[c])})[::4]
+    assert quality["agreement"] == figures(task_agreements(label_records(campaign_ids=[c], task_ids=tasks)), n_boot=500)
+    assert quality["agreement"]["pairwise_agreement"]["n_tasks"] == 5

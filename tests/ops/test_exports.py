@@ -181,18 +181,22 @@ def test_snapshots_are_immutable(labeled, data_dir):
 
 
 def test_a_failed_write_leaves_nothing_behind(labeled, data_dir, monkeypatch):
-    real_write = exports._write_jsonl
+    from labeling.services import export_write
+
+    monkeypatch.setattr(export_write, "BLOCK_LINES", 2)  # rows reach the disk before the failure
+    real_write = export_write.JsonlFile.write
     calls = []
 
-    def failing_write(path, rows):
-        calls.append(path.name)
-        if len(calls) == 2:
+    def failing_write(self, line):
+        calls.append(self.path.name)
+        if len(calls) == 20:
             raise OSError("disk full")
-        return real_write(path, rows)
+        return real_write(self, line)
 
-    monkeypatch.setattr(exports, "_write_jsonl", failing_write)
+    monkeypatch.setattr(export_write.JsonlFile, "write", failing_write)
     with pytest.raises(OSError, match="disk full"):
         snapshot_create(kind="comparisons", campaign_ids=[labeled.campaign.pk], name="broken")
+    assert {"train.jsonl", "pairwise_train.jsonl"} <= set(calls)  # it failed mid-stream, files half written
     root = Path(data_dir) / "snapshots"
     assert list(root.iterdir()) == []  # neither the final folder nor a temp folder
     assert not DatasetSnapshot.objects.exists()
