@@ -223,7 +223,7 @@ def main() -> None:
                 elif mode == "floor":
                     ratio = f"new takes {results['new']['seconds'] / r['seconds']:.2f}x the floor"
                 elif baseline:
-                    ratio = f"old at {sizes[0]} ran {sizes[0] / baseline:.0f} prompts/s"
+                    ratio = f"{(n / r['seconds']) / (sizes[0] / baseline):.1f}x the old path's prompts/s at {sizes[0]}"
                 print(f"{fmt:6} {n:>9} {mode:6} {path.stat().st_size / 1e6:>6.0f} {r['seconds']:>8.1f} "
                       f"{n / r['seconds']:>10.0f} {r['client_cpu']:>10.1f} {r['server_cpu']:>7.1f} {r['rss_mb']:>11.0f}  "
                       f"{ratio}", flush=True)
