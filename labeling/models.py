@@ -352,7 +352,8 @@ class Iteration(TimeStamped):
 
 class Job(TimeStamped):
     """A training/generation run launched as a ``python -m training`` child process by a gpu-queue worker
-    (or, for ``export``, a snapshot export run by a default-queue worker)."""
+    (or, for ``export``, a snapshot export, and for ``import``, a large prompt file import, both run by a
+    default-queue worker)."""
 
     class Kind(models.TextChoices):
         SFT = "sft"
@@ -363,6 +364,7 @@ class Job(TimeStamped):
         EVALUATE = "evaluate"
         EXPORT = "export"
         SCORE = "score"
+        IMPORT = "import"
 
     class Status(models.TextChoices):
         QUEUED = "queued"

@@ -207,7 +207,10 @@ SPECTACULAR_SETTINGS = {
 # Uploads: prompt imports are streamed and bounded (see labeling.services.prompt_import).
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=5 * 1024 * 1024)
 FILE_UPLOAD_MAX_MEMORY_SIZE = env.int("FILE_UPLOAD_MAX_MEMORY_SIZE", default=5 * 1024 * 1024)
-PROMPT_IMPORT_MAX_BYTES = env.int("PROMPT_IMPORT_MAX_BYTES", default=20 * 1024 * 1024)
+# Prompt files stream (bounded memory), so the limit is about disk: an upload over the sync limit is
+# stored under PREFLOOP_DATA_DIR/jobs/<id>/ and imported by a background job (docs/api.md).
+PROMPT_IMPORT_MAX_BYTES = env.int("PROMPT_IMPORT_MAX_BYTES", default=1024 * 1024 * 1024)
+PROMPT_IMPORT_SYNC_MAX_BYTES = env.int("PROMPT_IMPORT_SYNC_MAX_BYTES", default=1024 * 1024)
 PROMPT_MAX_CHARS = env.int("PROMPT_MAX_CHARS", default=20_000)
 
 # Celery: embedded default is kombu's filesystem transport (no broker server).

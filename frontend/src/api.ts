@@ -96,6 +96,27 @@ export interface ImportReport {
   tasks_created: number
 }
 
+/** A large file's background import (`GET /campaigns/{id}/prompts/imports/{job_id}`). */
+export interface ImportJob {
+  id: number
+  status: 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled'
+  filename: string
+  bytes_total: number | null
+  bytes_read: number
+  lines_read: number
+  /** queued, reading, writing (the final insert), done */
+  phase: string
+  progress: number
+  report: ImportReport | null
+  /** A rejected file's bad lines (the first 200): nothing was imported. */
+  errors: LineIssue[]
+  bad_lines: number | null
+  error: string
+}
+
+/** An upload is imported at once (a report) or, when large, by a background job to follow. */
+export type ImportStarted = { report: ImportReport } | { job: ImportJob }
+
 export interface Progress {
   tasks_total: number
   tasks_done: number
@@ -235,10 +256,15 @@ export const api = {
   activate: async (id: number) => (await request<Campaign>('POST', `/campaigns/${id}/activate`)).data,
   pause: async (id: number) => (await request<Campaign>('POST', `/campaigns/${id}/pause`)).data,
   progress: async (id: number) => (await request<Progress>('GET', `/campaigns/${id}/progress`)).data,
-  async importPrompts(id: number, file: File): Promise<ImportReport> {
+  async importPrompts(id: number, file: File): Promise<ImportStarted> {
     const form = new FormData()
     form.append('file', file)
-    return (await request<ImportReport>('POST', `/campaigns/${id}/prompts/import`, form)).data
+    const { status, data } = await request<ImportReport | ImportJob>('POST', `/campaigns/${id}/prompts/import`, form)
+    return status === 202 ? { job: data as ImportJob } : { report: data as ImportReport }
+  },
+
+  async importJob(id: number, jobId: number): Promise<ImportJob> {
+    return (await request<ImportJob>('GET', `/campaigns/${id}/prompts/imports/${jobId}`)).data
   },
 }
 

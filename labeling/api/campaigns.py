@@ -1,26 +1,21 @@
-"""Campaign endpoints: CRUD, lifecycle, prompt import, progress, prompt list.
+"""Campaign endpoints: CRUD, lifecycle, progress, prompt list (prompt import: ``labeling.api.imports``).
 
 Read: any role. Write: campaign admins and staff (CampaignReadAnyRoleWriteAdmin / IsCampaignAdmin).
 """
 
-from django.conf import settings
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
-from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from labeling.api.errors import DetailOutput, PayloadTooLargeError
+from labeling.api.errors import DetailOutput
 from labeling.api.fields import FreeJSONObjectField
 from labeling.api.pagination import paginated_response, paginated_schema
 from labeling.api.permissions import CampaignReadAnyRoleWriteAdmin, CanDeleteCampaign, HasAnyRole, IsCampaignAdmin
 from labeling.models import Campaign, ModelVersion, Prompt, Task
 from labeling.selectors.campaigns import campaign_list, campaign_progress, campaign_prompts
 from labeling.services import campaigns as campaign_services
-from labeling.services.prompt_import import prompts_import
-
-MULTIPART_OVERHEAD = 64 * 1024  # boundaries and part headers around the file itself
 
 
 class CampaignOutput(serializers.ModelSerializer):
@@ -124,56 +119,6 @@ def _status_view(service, doc: str):
 CampaignActivateApi = _status_view(campaign_services.campaign_activate, "draft/paused → active.")
 CampaignPauseApi = _status_view(campaign_services.campaign_pause, "active → paused.")
 CampaignArchiveApi = _status_view(campaign_services.campaign_archive, "any → archived (read-only, terminal).")
-
-
-class ImportLineOutput(serializers.Serializer):
-    line = serializers.IntegerField()
-    reason = serializers.CharField()
-
-
-class ImportInput(serializers.Serializer):
-    file = serializers.FileField(help_text=".jsonl or .csv")
-
-
-class ImportOutput(serializers.Serializer):
-    imported = serializers.IntegerField()
-    duplicates = ImportLineOutput(many=True, help_text="skipped lines (not errors), the first 200")
-    duplicates_count = serializers.IntegerField(help_text="how many lines were skipped as duplicates in all")
-    tasks_created = serializers.IntegerField()
-
-
-class CampaignPromptImportApi(APIView):
-    """Upload prompts as .jsonl or .csv (see docs/api.md). Atomic: any bad line → nothing imported."""
-
-    permission_classes = [IsCampaignAdmin]
-    parser_classes = [MultiPartParser]
-
-    @extend_schema(
-        request={"multipart/form-data": ImportInput},
-        responses={
-            201: ImportOutput,
-            400: OpenApiResponse(
-                inline_serializer(
-                    "ImportRejected",
-                    {"detail": serializers.CharField(), "errors": ImportLineOutput(many=True)},
-                ),
-                description="bad lines: nothing was imported",
-            ),
-            413: DetailOutput,
-        },
-        tags=["campaigns"],
-    )
-    def post(self, request, campaign_id: int):
-        # Refuse an oversized upload before Django spools it to disk.
-        if int(request.META.get("CONTENT_LENGTH") or 0) > settings.PROMPT_IMPORT_MAX_BYTES + MULTIPART_OVERHEAD:
-            raise PayloadTooLargeError(f"the file is larger than the {settings.PROMPT_IMPORT_MAX_BYTES}-byte limit")
-        campaign = _campaign_or_404(campaign_id)
-        data = ImportInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        result = prompts_import(campaign=campaign, file=data.validated_data["file"])
-        body = {"imported": result.imported, "duplicates": result.duplicates,
-                "duplicates_count": result.duplicates_count, "tasks_created": result.tasks_created}
-        return Response(ImportOutput(body).data, status=status.HTTP_201_CREATED)
 
 
 class KindProgressOutput(serializers.Serializer):

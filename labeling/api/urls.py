@@ -6,7 +6,7 @@ To add endpoints, write them in their own module with its own url list and inclu
 
 from django.urls import include, path
 
-from labeling.api import auth, campaigns, queue
+from labeling.api import auth, campaigns, imports, queue
 
 auth_urls = [
     path("auth/token", auth.TokenApi.as_view(), name="auth-token"),
@@ -34,8 +34,13 @@ campaign_urls = [
     path("campaigns/<int:campaign_id>/archive", campaigns.CampaignArchiveApi.as_view(), name="campaign-archive"),
     path(
         "campaigns/<int:campaign_id>/prompts/import",
-        campaigns.CampaignPromptImportApi.as_view(),
+        imports.CampaignPromptImportApi.as_view(),
         name="campaign-prompt-import",
+    ),
+    path(
+        "campaigns/<int:campaign_id>/prompts/imports/<int:job_id>",
+        imports.CampaignImportJobApi.as_view(),
+        name="campaign-prompt-import-job",
     ),
     path("campaigns/<int:campaign_id>/prompts", campaigns.CampaignPromptListApi.as_view(), name="campaign-prompts"),
     path("campaigns/<int:campaign_id>/progress", campaigns.CampaignProgressApi.as_view(), name="campaign-progress"),

@@ -1,4 +1,4 @@
-"""Celery tasks for jobs, exports and their sweep: thin (ids in, a service does the work).
+"""Celery tasks for jobs, exports, imports and their sweep: thin (ids in, a service does the work).
 
 ``run_training_job`` is routed to the ``gpu`` queue (settings.CELERY_TASK_ROUTES); the rest run on
 ``default``. Loaded by workers through ``CELERY_IMPORTS``.
@@ -22,9 +22,17 @@ def run_export_job(job_id: int) -> str | None:
     return run_export(job_id)
 
 
+@shared_task(name="labeling.jobs.tasks.run_import_job", acks_late=True)
+def run_import_job(job_id: int) -> str | None:
+    """Run one prompt import job (a large uploaded file) on the default queue."""
+    from labeling.jobs.import_job import run_import
+
+    return run_import(job_id)
+
+
 def task_for_kind(kind: str):
     """The Celery task that runs a job of this kind."""
-    return run_export_job if kind == "export" else run_training_job
+    return {"export": run_export_job, "import": run_import_job}.get(kind, run_training_job)
 
 
 @shared_task(name="labeling.jobs.tasks.sweep_jobs", ignore_result=True)

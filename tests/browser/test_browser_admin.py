@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from labeling import roles
-from labeling.models import Campaign, Prompt, Task
+from labeling.models import Campaign, Job, Prompt, Task
 from labeling.services.queue import assignment_next
 from labeling.services.submissions import assignment_submit
 import browser_support as seed
@@ -135,3 +135,58 @@ def test_labeler_cannot_open_admin_pages(page: Page, roles_exist):
     expect(page.get_by_role("link", name="Campaigns")).to_have_count(0)
     page.goto("/admin-ui/campaigns")
     expect(page.get_by_role("alert")).to_contain_text("campaign admins")
+
+
+def test_admin_follows_a_large_import_run_by_a_job(page: Page, shot, admin_setup, tmp_path, settings, monkeypatch):
+    """A file over the synchronous limit: the page shows the job's progress (waiting, then lines and bytes
+    read), then its report; a bad large file ends with its bad lines, nothing imported. The file name
+    (chosen by the uploader) is shown as text."""
+    from labeling.jobs import services as job_services
+    from labeling.jobs.import_job import run_import
+
+    settings.PROMPT_IMPORT_SYNC_MAX_BYTES = 500
+    settings.PREFLOOP_DATA_DIR = tmp_path / "data"
+    sent: list[int] = []
+    monkeypatch.setattr(job_services, "job_dispatch", lambda *, job_id: sent.append(job_id) or True)
+    c = seed.campaign("Bulk prompts", prompts=[], active=False)
+    rows = [json.dumps({"prompt": f"Question {i}?", "completions": [f"yes {i}", f"no {i}"]}) for i in range(300)]
+    big = tmp_path / "<img src=x onerror=alert(1)>.jsonl"
+    big.write_text("\n".join(rows) + "\n")
+
+    login(page, "ada")
+    page.goto(f"/admin-ui/campaigns/{c.id}/import")
+    page.get_by_label("Prompts file (.jsonl or .csv)").set_input_files(str(big))
+    page.get_by_role("button", name="Import").click()
+    status = page.get_by_role("status").filter(has_text="import")
+    expect(status).to_contain_text("Waiting for a worker to start the import of <img src=x onerror=alert(1)>.jsonl")
+    expect(page.get_by_role("heading", name="Importing <img src=x onerror=alert(1)>.jsonl")).to_be_visible()
+    assert page.locator("main img").count() == 0
+    job = Job.objects.get(kind=Job.Kind.IMPORT)
+    assert sent == [job.pk] and job.params["bytes_total"] == big.stat().st_size
+
+    # What the worker's heartbeat writes while it reads: the page follows by itself.
+    total = big.stat().st_size
+    Job.objects.filter(pk=job.pk).update(status=Job.Status.RUNNING, progress=0.4, metrics=[
+        {"t": 1.0, "phase": "reading", "lines_read": 120, "bytes_read": int(total * 0.4), "bytes_total": total}])
+    expect(page.get_by_role("status").filter(has_text="Reading and checking")).to_contain_text("120 lines read")
+    expect(page.get_by_label("Import progress")).to_have_attribute("value", "40")
+    shot(page, "07b-import-progress")
+    Job.objects.filter(pk=job.pk).update(status=Job.Status.QUEUED)  # let the real run claim it
+
+    assert run_import(job.pk) == Job.Status.SUCCEEDED
+    report = page.locator(".import-report")
+    expect(report).to_contain_text("Imported 300 prompts, created 600 tasks")
+    assert Prompt.objects.filter(campaign=c).count() == 300
+    expect(page.get_by_label("Import progress")).to_have_count(0)
+
+    # A large file with a bad line: the job fails with the line, nothing is imported.
+    bad = tmp_path / "more.jsonl"
+    bad.write_text("\n".join([r.replace("Question", "Query") for r in rows] + ['{"prompt": ""}']) + "\n")
+    page.get_by_label("Prompts file (.jsonl or .csv)").set_input_files(str(bad))
+    page.get_by_role("button", name="Import").click()
+    expect(page.get_by_role("status").filter(has_text="Waiting for a worker")).to_be_visible()
+    assert run_import(Job.objects.filter(kind=Job.Kind.IMPORT).latest("id").pk) == Job.Status.FAILED
+    expect(report).to_contain_text("nothing was imported: 1 bad line")
+    expect(report.get_by_role("row", name=re.compile(r"line 301"))).to_contain_text("empty text")
+    assert Prompt.objects.filter(campaign=c).count() == 300
+    page.watch.assert_clean()

@@ -1,10 +1,12 @@
-import { useState } from 'react'
-import { useParams } from 'react-router-dom'
-import { api, ApiError, type ImportReport, type LineIssue } from '../api'
+import { useEffect, useState } from 'react'
+import { useParams, useSearchParams } from 'react-router-dom'
+import { api, ApiError, type ImportJob, type LineIssue } from '../api'
 import { CampaignTabs } from './CampaignTabs'
+import { jobOutcome, percent, progressSummary, type ImportOutcome } from './importJob'
 import { useCampaign } from './useCampaign'
 
-type Result = { ok: true; report: ImportReport } | { ok: false; message: string; errors: LineIssue[] }
+type Result = ImportOutcome
+const POLL_MS = 1000
 
 function lineIssues(body: Record<string, unknown> | null): LineIssue[] {
   const errs = body?.errors
@@ -40,21 +42,80 @@ function IssueTable({ caption, rows }: { caption: string; rows: LineIssue[] }) {
   )
 }
 
-/** Upload prompts (JSONL or CSV) and show the import report, line by line. */
+/** Follow a background import (a large file) until it is over; the job id lives in the URL (?job=),
+ * so a reload keeps following it. */
+function useImportJob(campaignId: number, onDone: (r: Result) => void) {
+  const [params, setParams] = useSearchParams()
+  const jobId = Number(params.get('job')) || null
+  const [job, setJob] = useState<ImportJob | null>(null)
+  const [pollError, setPollError] = useState<string | null>(null)
+  useEffect(() => {
+    if (!jobId) return
+    let stopped = false
+    let timer = 0
+    async function poll() {
+      try {
+        const next = await api.importJob(campaignId, jobId as number)
+        if (stopped) return
+        setJob(next)
+        setPollError(null)
+        const outcome = jobOutcome(next)
+        if (outcome) {
+          onDone(outcome)
+          return
+        }
+      } catch (err) {
+        if (stopped) return
+        setPollError(err instanceof Error ? err.message : String(err))
+        if (err instanceof ApiError && !err.retryable) return
+      }
+      timer = window.setTimeout(poll, POLL_MS)
+    }
+    void poll()
+    return () => {
+      stopped = true
+      window.clearTimeout(timer)
+    }
+  }, [campaignId, jobId])
+  const follow = (started: ImportJob | null) => {
+    setJob(started)
+    setParams(started ? { job: String(started.id) } : {}, { replace: true })
+  }
+  return { job, follow, pollError }
+}
+
+function JobProgress({ job, pollError }: { job: ImportJob; pollError: string | null }) {
+  return (
+    <section className="panel import-progress" aria-labelledby="import-progress-title">
+      <h2 id="import-progress-title">Importing {job.filename}</h2>
+      <progress aria-label="Import progress" max={100} value={percent(job)} />
+      <p role="status">{progressSummary(job)}</p>
+      {pollError && <p className="muted small">Could not refresh ({pollError}); trying again…</p>}
+    </section>
+  )
+}
+
+/** Upload prompts (JSONL or CSV) and show the import report, line by line. Large files are imported
+ * by a background job: its progress is shown until the report (or the bad lines) arrives. */
 export function ImportPage() {
   const id = Number(useParams().id)
   const { campaign, setCampaign, error: loadError } = useCampaign(id)
   const [file, setFile] = useState<File | null>(null)
   const [busy, setBusy] = useState(false)
   const [result, setResult] = useState<Result | null>(null)
+  const { job, follow, pollError } = useImportJob(id, setResult)
+  const running = !!job && !result
 
   async function upload(e: React.FormEvent) {
     e.preventDefault()
     if (!file) return
     setBusy(true)
     setResult(null)
+    follow(null)
     try {
-      setResult({ ok: true, report: await api.importPrompts(id, file) })
+      const started = await api.importPrompts(id, file)
+      if ('job' in started) follow(started.job)
+      else setResult({ ok: true, report: started.report })
     } catch (err) {
       const body = err instanceof ApiError ? err.body : null
       setResult({ ok: false, message: err instanceof Error ? err.message : String(err), errors: lineIssues(body) })
@@ -76,8 +137,9 @@ export function ImportPage() {
             <input type="file" name="file" accept=".jsonl,.csv,.json,application/json,text/csv" onChange={(e) => setFile(e.target.files?.[0] ?? null)} />
           </label>
           <p className="muted small">All or nothing: if any line is bad, nothing is imported and every bad line is listed.</p>
-          <button type="submit" className="button primary" disabled={!file || busy}>
-            {busy ? 'Importing…' : 'Import'}
+          <p className="muted small">Large files are imported in the background: their progress is shown here, and the import goes on if you leave this page.</p>
+          <button type="submit" className="button primary" disabled={!file || busy || running}>
+            {busy ? 'Uploading…' : running ? 'Importing…' : 'Import'}
           </button>
         </form>
         <section className="panel format-help" aria-labelledby="format-title">
@@ -93,6 +155,7 @@ export function ImportPage() {
           </p>
         </section>
       </div>
+      {running && <JobProgress job={job} pollError={pollError} />}
       <div aria-live="polite" className="import-report">
         {result?.ok === true && (
           <section className="panel success-box" aria-labelledby="report-title">
