@@ -11,3 +11,6 @@ STORAGES = {
 
 # Browser and permission tests log in far more often than a person would.
 REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"auth": "10000/min"}}  # noqa: F405
+
+# Tests read their own writes: a progress read sweeps first (production: within DASHBOARD_READ_REFRESH_S).
+DASHBOARD_READ_REFRESH_S = 0.0

@@ -39,8 +39,12 @@ class CanReadModels(BasePermission):
         return user_has_role(request.user, roles.RESEARCHER)
 
 
+class ListPagination(LimitOffsetPagination):
+    max_limit = 500  # a page is bounded whatever ``limit`` asks: the lists' cost stays flat as they grow
+
+
 def _paginate(view: APIView, request, queryset, serializer_cls):
-    paginator = LimitOffsetPagination()
+    paginator = ListPagination()
     page = paginator.paginate_queryset(queryset, request, view=view)
     return paginator.get_paginated_response(serializer_cls(page, many=True).data)
 

@@ -19,8 +19,10 @@ def _filtered(qs: QuerySet, filters: dict | None, allowed: dict[str, list[str]])
 
 
 def model_version_list(*, filters: dict | None = None) -> QuerySet[ModelVersion]:
-    """Model versions, newest first; ``filters``: ``kind``."""
-    qs = ModelVersion.objects.select_related("parent", "reward_model").order_by("-created_at", "-id")
+    """Model versions, newest first; ``filters``: ``kind``. The job and its snapshots come along (the list
+    shows each model's iteration and training data: without this, two queries per model listed)."""
+    qs = (ModelVersion.objects.select_related("parent", "reward_model", "job")
+          .prefetch_related("job__input_snapshots").order_by("-created_at", "-id"))
     return _filtered(qs, filters, {"kind": ModelVersion.Kind.values})
 
 
