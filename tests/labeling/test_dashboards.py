@@ -204,3 +204,26 @@ def test_models_list_costs_the_same_queries_whatever_its_length(researcher, clie
         body = client.get(f"{API}/models?limit=30").json()
     assert len(body["results"]) == 30 and body["results"][0]["snapshots"] == [snapshot.pk]
     assert len(client.get(f"{API}/models?limit=100000").json()["results"]) == 30  # limit capped at 500
+
+
+def test_list_rows_written_out_equal_what_drf_fields_build(researcher):
+    from rest_framework import serializers
+
+    from labeling.api.jobs import JobListOutput
+    from labeling.api.research import ModelVersionOutput
+    from labeling.models import DatasetSnapshot, Job
+    snapshot = DatasetSnapshot.objects.create(name="s", kind="sft", path="/x", sha256="0")
+    base = ModelVersion.objects.create(name="base", kind="base", artifact_path="tiny")
+    job = Job.objects.create(kind="sft", status="running", params={"max_steps": 3}, created_by=researcher,
+                             started_at=timezone.now(), heartbeat_at=timezone.now(), error="", stage="sft",
+                             inputs={"model": {"type": "model", "id": base.pk}})
+    job.input_snapshots.add(snapshot)
+    job.input_models.add(base)
+    model = ModelVersion.objects.create(name="m", kind="sft", artifact_path="tiny", job=job, parent=base)
+    for output, obj in ((JobListOutput, Job.objects.get(pk=job.pk)), (JobListOutput, Job.objects.create(kind="dpo")),
+                        (ModelVersionOutput, model), (ModelVersionOutput, base)):
+        generic = serializers.ModelSerializer.to_representation(output(), obj)
+        fast = output(obj).data
+        if "duration_s" in generic:  # measured against the clock at each call
+            assert abs((generic.pop("duration_s") or 0) - (fast.pop("duration_s") or 0)) < 1
+        assert fast == generic
