@@ -532,5 +532,5 @@ class LabelerQualification(TimeStamped):
 
 # Materialised dashboard figures live in their own module (they are derived data, never a source of truth).
 from labeling.models_dashboards import (  # noqa: E402,F401
-    DashboardReport, DashboardState, ProgressHour, ProgressLabeler, ProgressTaskBlock,
+    DashboardReport, DashboardState, ProgressHour, ProgressLabeler, ProgressTaskBlock, ProgressTotal,
 )

@@ -29,6 +29,22 @@ class ProgressTaskBlock(models.Model):
         constraints = [models.UniqueConstraint(fields=["block", "campaign", "kind"], name="progress_block_unique")]
 
 
+class ProgressTotal(models.Model):
+    """The sum of a campaign's ``ProgressTaskBlock`` rows per kind, moved by exactly what each block recount
+    changed (in the same transaction, under the sweep's lock): the progress page reads two rows, however
+    many blocks a campaign's tasks are spread over."""
+
+    campaign = models.ForeignKey("labeling.Campaign", on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=16)
+    tasks_total = models.BigIntegerField(default=0)
+    tasks_done = models.BigIntegerField(default=0)
+    labels_required = models.BigIntegerField(default=0)
+    labels_submitted = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["campaign", "kind"], name="progress_total_unique")]
+
+
 class ProgressHour(models.Model):
     """Submitted labels (any task, rejected ones included, as the per-day chart always counted) per campaign
     and UTC hour of ``Assignment.submitted_at``."""

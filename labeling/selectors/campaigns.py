@@ -10,7 +10,7 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from labeling.models import (
-    Assignment, Campaign, DashboardState, ProgressHour, ProgressLabeler, ProgressTaskBlock, Prompt, Task,
+    Assignment, Campaign, DashboardState, ProgressHour, ProgressLabeler, ProgressTotal, Prompt, Task,
 )
 
 PROGRESS_DAYS = 14
@@ -138,12 +138,8 @@ def campaign_progress(*, campaign: Campaign, now: datetime | None = None) -> dic
     now = now or timezone.now()
     zero = {"tasks_total": 0, "tasks_done": 0, "labels_required": 0, "labels_submitted": 0}
     by_kind = {kind: dict(zero) for kind in Task.Kind.values}
-    rows = (ProgressTaskBlock.objects.filter(campaign=campaign).values("kind")
-            .annotate(t=Sum("tasks_total"), d=Sum("tasks_done"), r=Sum("labels_required"), s=Sum("labels_submitted"))
-            .order_by())
-    for row in rows:
-        by_kind[row["kind"]] = {"tasks_total": row["t"] or 0, "tasks_done": row["d"] or 0,
-                                "labels_required": row["r"] or 0, "labels_submitted": row["s"] or 0}
+    for row in ProgressTotal.objects.filter(campaign=campaign).values("kind", *zero):
+        by_kind[row.pop("kind")] = row
     totals = {k: sum(v[k] for v in by_kind.values()) for k in zero}
     today = timezone.localtime(now).date()
     first = today - timedelta(days=PROGRESS_DAYS - 1)

@@ -6,6 +6,7 @@ used to count on every request:
 - ``ProgressTaskBlock``: per block of ``BLOCK`` task ids × campaign × kind, the non-gold tasks' totals,
   done count, required and submitted labels. A block is recounted *whole* from ``Task`` (never a delta),
   so recounting is idempotent and a block is exact again after any recount.
+- ``ProgressTotal``: per campaign × kind, the sum of its blocks, moved by each recount's difference.
 - ``ProgressHour``: submitted labels per campaign and UTC hour (the per-day chart).
 - ``ProgressLabeler``: each labeler's latest submitted label per campaign ("active labelers, 24 h").
 
@@ -35,7 +36,8 @@ from django.db.models.functions import TruncHour
 from django.utils import timezone
 
 from labeling.models import (
-    Assignment, Campaign, DashboardState, LabelReview, ProgressHour, ProgressLabeler, ProgressTaskBlock, Task,
+    Assignment, Campaign, DashboardState, LabelReview, ProgressHour, ProgressLabeler, ProgressTaskBlock, ProgressTotal,
+    Task,
 )
 
 logger = logging.getLogger(__name__)
@@ -71,8 +73,32 @@ def _campaign_ids() -> list[int]:
     return list(Campaign.objects.values_list("id", flat=True))
 
 
+COUNTERS = ("tasks_total", "tasks_done", "labels_required", "labels_submitted")
+
+
+def _sums(rows) -> dict[tuple[int, str], list[int]]:
+    sums: dict[tuple[int, str], list[int]] = {}
+    for row in rows:
+        key = (row["campaign_id"], row["kind"])
+        sums[key] = [a + (row[c] or 0) for a, c in zip(sums.get(key, [0, 0, 0, 0]), COUNTERS)]
+    return sums
+
+
+def _move_totals(old: dict, new: dict) -> None:
+    """Add (new - old) to each (campaign, kind) total. Precondition: the caller holds the sweep's lock."""
+    for key in old.keys() | new.keys():
+        delta = [b - a for a, b in zip(old.get(key, [0, 0, 0, 0]), new.get(key, [0, 0, 0, 0]))]
+        if not any(delta):
+            continue
+        campaign_id, kind = key
+        ProgressTotal.objects.get_or_create(campaign_id=campaign_id, kind=kind)
+        ProgressTotal.objects.filter(campaign_id=campaign_id, kind=kind).update(
+            **{c: F(c) + d for c, d in zip(COUNTERS, delta)})
+
+
 def _recount_blocks(blocks: set[int]) -> None:
-    """Recount whole blocks of task ids from ``Task`` (non-gold tasks), replacing their rows."""
+    """Recount whole blocks of task ids from ``Task`` (non-gold tasks), replacing their rows and moving the
+    campaign totals by the difference. Precondition: the caller holds the sweep's lock (``_state_locked``)."""
     if not blocks:
         return
     ordered = sorted(blocks)
@@ -82,15 +108,17 @@ def _recount_blocks(blocks: set[int]) -> None:
             runs.append((start, prev))
             start = cur
     for first, last in runs:
-        rows = (Task.objects.filter(id__gte=first * BLOCK, id__lt=(last + 1) * BLOCK, gold_answer__isnull=True)
-                .annotate(block=F("id") / BLOCK).values("block", "campaign_id", "kind")
-                .annotate(total=Count("id"), done=Count("id", filter=Q(status=Task.Status.DONE)),
-                          required=Sum("required_labels"), submitted=Sum("submitted_count")).order_by())
-        ProgressTaskBlock.objects.filter(block__gte=first, block__lte=last).delete()
+        rows = list(Task.objects.filter(id__gte=first * BLOCK, id__lt=(last + 1) * BLOCK, gold_answer__isnull=True)
+                    .annotate(block=F("id") / BLOCK).values("block", "campaign_id", "kind")
+                    .annotate(tasks_total=Count("id"), tasks_done=Count("id", filter=Q(status=Task.Status.DONE)),
+                              labels_required=Sum("required_labels"), labels_submitted=Sum("submitted_count"))
+                    .order_by())
+        stored = ProgressTaskBlock.objects.filter(block__gte=first, block__lte=last)
+        _move_totals(_sums(stored.values("campaign_id", "kind", *COUNTERS)), _sums(rows))
+        stored.delete()
         ProgressTaskBlock.objects.bulk_create([
-            ProgressTaskBlock(block=r["block"], campaign_id=r["campaign_id"], kind=r["kind"], tasks_total=r["total"],
-                              tasks_done=r["done"], labels_required=r["required"] or 0,
-                              labels_submitted=r["submitted"] or 0) for r in rows], batch_size=2000)
+            ProgressTaskBlock(block=r["block"], campaign_id=r["campaign_id"], kind=r["kind"],
+                              **{c: r[c] or 0 for c in COUNTERS}) for r in rows], batch_size=2000)
 
 
 def _recount_hours(campaign_ids: list[int], since: datetime | None, until: datetime | None = None) -> None:
@@ -191,6 +219,7 @@ def _rebuild(state: DashboardState, now: datetime, oldest: datetime | None) -> d
     _recount_hours(ids, None)
     _recount_labelers(ids, None)
     ProgressTaskBlock.objects.all().delete()
+    ProgressTotal.objects.all().delete()
     top = (Task.objects.aggregate(m=Max("id"))["m"] or 0) // BLOCK
     for first in range(0, top + 1, 256):  # bounded GROUP BYs: memory stays flat on a million tasks
         _recount_blocks(set(range(first, min(first + 256, top + 1))))
@@ -212,8 +241,11 @@ def progress_rebuild(*, now: datetime | None = None) -> dict:
 
 def progress_tasks_changed(*, task_ids: list[int]) -> None:
     """Recount the blocks of tasks changed by an admin action the window cannot see (a gold answer set or
-    removed: the task leaves or rejoins the progress counts). Call after the change commits."""
+    removed: the task leaves or rejoins the progress counts). Call after the change commits; waits for a
+    running sweep (the totals move under its lock)."""
     with transaction.atomic():
+        DashboardState.objects.get_or_create(name=STATE)
+        DashboardState.objects.select_for_update().get(name=STATE)
         _recount_blocks({task_id // BLOCK for task_id in task_ids})
 
 

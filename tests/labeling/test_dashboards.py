@@ -45,7 +45,9 @@ def _assert_matches_recount(campaign, now=None):
         campaign=campaign, now=now)
 
 
-def test_sweeps_keep_progress_equal_to_a_recount(make_user, staff_user):
+def test_sweeps_keep_progress_equal_to_a_recount(make_user, staff_user, monkeypatch,
+                                                 django_capture_on_commit_callbacks):
+    monkeypatch.setattr(dashboards, "SCRUB_BLOCKS", 0)  # only the window and the services' own calls count here
     c = campaign_with_tasks(n=6, k=3, overlap=2, kinds=("demonstration", "ranking"))
     other = campaign_with_tasks(n=3, k=2)
     labelers = [make_user() for _ in range(3)]
@@ -59,12 +61,16 @@ def test_sweeps_keep_progress_equal_to_a_recount(make_user, staff_user):
     _assert_matches_recount(c)
     _assert_matches_recount(other)
 
-    # A rejection re-opens a done task; a gold answer takes a task out of the counts; more labels arrive.
+    # A gold answer takes a task out of the counts: the gold service recounts its block itself (no sweep).
+    ranking_task = Task.objects.filter(campaign=c, kind="ranking").order_by("-id").first()
+    with django_capture_on_commit_callbacks(execute=True):
+        task_set_gold(task=ranking_task, answer=[[ranking_task.completions.order_by("id")[0].pk],
+                                                 [x.pk for x in ranking_task.completions.order_by("id")[1:]]])
+    _assert_matches_recount(c)
+
+    # A rejection re-opens a done task; more labels arrive.
     done = Assignment.objects.filter(campaign=c, status="submitted", task__status="done").first()
     label_review_create(assignment_id=done.pk, reviewer=staff_user, decision="reject", reason="off topic")
-    ranking_task = Task.objects.filter(campaign=c, kind="ranking").order_by("-id").first()
-    task_set_gold(task=ranking_task, answer=[[ranking_task.completions.order_by("id")[0].pk],
-                                             [c.pk for c in ranking_task.completions.order_by("id")[1:]]])
     _label(labelers[2], c, 4)
     progress_refresh()
     _assert_matches_recount(c)
