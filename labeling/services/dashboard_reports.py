@@ -24,10 +24,10 @@ from datetime import datetime, timedelta
 from typing import Callable
 
 from django.conf import settings
-from django.db.models import Max, Sum
+from django.db.models import Max
 from django.utils import timezone
 
-from labeling.models import Assignment, Campaign, DashboardReport, Evaluation, LabelReview, ProgressHour
+from labeling.models import Assignment, Campaign, DashboardReport, Evaluation, LabelReview
 
 logger = logging.getLogger(__name__)
 
@@ -90,9 +90,11 @@ def _fingerprint(name: str, params: dict) -> dict:
 
 
 def _size(name: str, params: dict) -> int:
-    """Labels behind the report, from the progress aggregates (as of the last sweep)."""
+    """Labels behind the report, counted only up to ``QUALITY_SYNC_MAX_LABELS + 1`` (a bounded index walk:
+    all the caller needs is "small or not", and it must not wait for a sweep)."""
     ids = REPORTS[name].campaign_ids(params)
-    return ProgressHour.objects.filter(campaign_id__in=ids).aggregate(n=Sum("labels"))["n"] or 0
+    cap = settings.QUALITY_SYNC_MAX_LABELS + 1
+    return Assignment.objects.filter(campaign_id__in=ids, status=Assignment.Status.SUBMITTED)[:cap].count()
 
 
 def _store(key: str, name: str, params: dict, fingerprint: dict) -> DashboardReport:
