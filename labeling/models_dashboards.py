@@ -10,7 +10,19 @@ from django.conf import settings
 from django.db import models
 
 
-class ProgressTaskBlock(models.Model):
+class ProgressCounters(models.Model):
+    """The four progress figures of non-gold tasks, as the progress page shows them."""
+
+    tasks_total = models.BigIntegerField(default=0)
+    tasks_done = models.BigIntegerField(default=0)
+    labels_required = models.BigIntegerField(default=0)
+    labels_submitted = models.BigIntegerField(default=0)
+
+    class Meta:
+        abstract = True
+
+
+class ProgressTaskBlock(ProgressCounters):
     """Progress counters of the non-gold tasks whose id falls in one block (``id // BLOCK``), per campaign and kind.
 
     Recounted a whole block at a time from ``Task`` (idempotent: a recount is never a delta), so a block
@@ -20,26 +32,18 @@ class ProgressTaskBlock(models.Model):
     block = models.BigIntegerField()
     campaign = models.ForeignKey("labeling.Campaign", on_delete=models.CASCADE, related_name="+")
     kind = models.CharField(max_length=16)
-    tasks_total = models.IntegerField(default=0)
-    tasks_done = models.IntegerField(default=0)
-    labels_required = models.BigIntegerField(default=0)
-    labels_submitted = models.BigIntegerField(default=0)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["block", "campaign", "kind"], name="progress_block_unique")]
 
 
-class ProgressTotal(models.Model):
+class ProgressTotal(ProgressCounters):
     """The sum of a campaign's ``ProgressTaskBlock`` rows per kind, moved by exactly what each block recount
     changed (in the same transaction, under the sweep's lock): the progress page reads two rows, however
     many blocks a campaign's tasks are spread over."""
 
     campaign = models.ForeignKey("labeling.Campaign", on_delete=models.CASCADE, related_name="+")
     kind = models.CharField(max_length=16)
-    tasks_total = models.BigIntegerField(default=0)
-    tasks_done = models.BigIntegerField(default=0)
-    labels_required = models.BigIntegerField(default=0)
-    labels_submitted = models.BigIntegerField(default=0)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["campaign", "kind"], name="progress_total_unique")]
