@@ -36,6 +36,10 @@ class ModelVersion(TimeStamped):
     metrics = models.JSONField(default=dict, blank=True)
     job = models.ForeignKey("Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="model_versions")
 
+    class Meta:
+        # The models list's ORDER BY, so a page is an index walk (issue 12, item 4).
+        indexes = [models.Index(fields=["-created_at", "-id"], name="modelversion_list_idx")]
+
     def __str__(self):
         return f"{self.name} ({self.kind})"
 
@@ -405,6 +409,11 @@ class Job(TimeStamped):
             models.UniqueConstraint(fields=["created_by", "idempotency_key"], condition=~Q(idempotency_key=""),
                                     name="job_idempotency_key_per_user"),
         ]
+        indexes = [
+            # The jobs list's ORDER BY, unfiltered and filtered by status (issue 12, item 4).
+            models.Index(fields=["-created_at", "-id"], name="job_list_idx"),
+            models.Index(fields=["status", "-created_at", "-id"], name="job_list_status_idx"),
+        ]
 
     def __str__(self):
         return f"{self.kind} job #{self.pk} ({self.status})"
@@ -521,3 +530,9 @@ class LabelerQualification(TimeStamped):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["campaign", "labeler"], name="qualification_once_per_labeler")]
+
+
+# Materialised dashboard figures live in their own module (they are derived data, never a source of truth).
+from labeling.models_dashboards import (  # noqa: E402,F401
+    DashboardReport, DashboardState, ProgressHour, ProgressLabeler, ProgressTaskBlock, ProgressTotal,
+)

@@ -245,6 +245,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "labeling.jobs.tasks.sweep_jobs",
         "schedule": env.float("JOB_SWEEP_INTERVAL_S", default=30.0),
     },
+    "refresh-dashboards": {
+        "task": "labeling.tasks.refresh_dashboards",
+        "schedule": env.float("DASHBOARD_SWEEP_INTERVAL_S", default=30.0),
+    },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
@@ -263,6 +267,12 @@ JOB_MAX_ATTEMPTS = env.int("JOB_MAX_ATTEMPTS", default=3)  # worker losses befor
 JOB_REDISPATCH_AFTER_S = env.float("JOB_REDISPATCH_AFTER_S", default=600.0)  # queued and unclaimed: send again
 EXPORT_TMP_MAX_AGE_S = env.float("EXPORT_TMP_MAX_AGE_S", default=900.0)  # abandoned .tmp-* export folders
 EXPORT_SYNC_MAX_ROWS = env.int("EXPORT_SYNC_MAX_ROWS", default=2000)  # larger exports run in a worker
+# Dashboards (labeling/services/dashboards.py, dashboard_reports.py; docs/scale.md "Dashboards").
+DASHBOARD_MARGIN_S = env.float("DASHBOARD_MARGIN_S", default=120.0)  # each sweep recounts this far behind its watermark
+DASHBOARD_MAX_LAG_S = env.float("DASHBOARD_MAX_LAG_S", default=3600.0)  # ...but never further (the scrub covers the rest)
+DASHBOARD_READ_REFRESH_S = env.float("DASHBOARD_READ_REFRESH_S", default=60.0)  # a read sweeps first if beat fell behind
+QUALITY_SYNC_MAX_LABELS = env.int("QUALITY_SYNC_MAX_LABELS", default=5000)  # smaller campaigns: computed in the request
+QUALITY_MAX_AGE_S = env.float("QUALITY_MAX_AGE_S", default=300.0)  # a stale stored report is recomputed after this
 PREFLOOP_TRAIN_FLOPS = env.float("PREFLOOP_TRAIN_FLOPS", default=1e11)  # job estimates: effective FLOP/s of training workers
 
 LOGGING = {

@@ -126,6 +126,8 @@ export interface Progress {
   active_labelers_24h: number
   labels_per_day: { date: string; count: number }[]
   by_kind?: Record<string, unknown>
+  /** When the counts were last swept (server aggregates); `active_leases` is live. */
+  as_of?: string | null
 }
 
 // ---- Errors ---------------------------------------------------------------------------------------

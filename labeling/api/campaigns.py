@@ -15,6 +15,7 @@ from labeling.api.pagination import paginated_response, paginated_schema
 from labeling.api.permissions import CampaignReadAnyRoleWriteAdmin, CanDeleteCampaign, HasAnyRole, IsCampaignAdmin
 from labeling.models import Campaign, ModelVersion, Prompt, Task
 from labeling.selectors.campaigns import campaign_list, campaign_progress, campaign_prompts
+from labeling.services.dashboards import progress_is_current, progress_refresh
 from labeling.services import campaigns as campaign_services
 
 
@@ -137,6 +138,7 @@ class ProgressOutput(KindProgressOutput):
     by_kind = serializers.DictField(
         child=KindProgressOutput(), help_text='keyed by task kind: {"demonstration": {...}, "ranking": {...}}'
     )
+    as_of = serializers.DateTimeField(allow_null=True, help_text="when the counts were last swept (active_leases is live)")
 
 
 class CampaignProgressApi(APIView):
@@ -144,7 +146,10 @@ class CampaignProgressApi(APIView):
 
     @extend_schema(responses={200: ProgressOutput}, tags=["campaigns"])
     def get(self, request, campaign_id: int):
-        return Response(ProgressOutput(campaign_progress(campaign=_campaign_or_404(campaign_id))).data)
+        campaign = _campaign_or_404(campaign_id)
+        if not progress_is_current():
+            progress_refresh()  # beat is behind (or absent): one incremental sweep, then read
+        return Response(ProgressOutput(campaign_progress(campaign=campaign)).data)
 
 
 class PromptOutput(serializers.ModelSerializer):

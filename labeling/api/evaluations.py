@@ -14,7 +14,8 @@ from labeling.api.iterations import NameOrIdField
 from labeling.api.permissions import IsResearcher
 from labeling.api.research import _paginate
 from labeling.models import Campaign, DatasetSnapshot, Evaluation, ModelVersion
-from labeling.selectors.evaluations import evaluation_list, evaluation_progress, evaluation_results, leaderboard
+from labeling.api.label_quality import materialised
+from labeling.selectors.evaluations import evaluation_list, evaluation_progress, evaluation_results
 from labeling.services import evaluations as services
 
 DETAIL = inline_serializer("EvaluationError", fields={"detail": serializers.CharField()})
@@ -27,6 +28,13 @@ LEADERBOARD = inline_serializer("Leaderboard", fields={
     "comparisons": serializers.IntegerField(), "ties_rule": serializers.CharField(),
     "policies": serializers.ListField(child=serializers.DictField())})
 NAME_RE = r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,150}$"
+
+
+class _Passthrough:
+    """The leaderboard's stored JSON as is (its shape is documented by ``LEADERBOARD``)."""
+
+    def __init__(self, payload: dict):
+        self.data = payload
 
 
 class EvaluationInput(serializers.Serializer):
@@ -153,12 +161,13 @@ class LeaderboardApi(APIView):
     @extend_schema(tags=["evaluation"], parameters=[EVALUATION_PARAM], responses={200: LEADERBOARD},
                    operation_id="leaderboard")
     def get(self, request):
-        """Policies by human preference (one Bradley–Terry fit over the chosen evaluations), with lineage."""
+        """Policies by human preference (one Bradley–Terry fit over the chosen evaluations), with lineage.
+        Materialised (its bootstrap is not rerun per request): the body adds ``as_of``/``stale``/``computing``."""
         try:
             ids = [int(x) for x in request.query_params.getlist("evaluation")]
         except ValueError:
             raise exceptions.ValidationError({"evaluation": ["evaluation ids are integers"]}) from None
-        return Response(leaderboard(evaluation_ids=ids or None))
+        return materialised("leaderboard", {"evaluations": sorted(set(ids))}, lambda payload: _Passthrough(payload))
 
 
 urlpatterns = [

@@ -2,9 +2,12 @@
 
 Reads (campaign admins, researchers, staff: ``CanReadQuality``):
 
-- ``GET /campaigns/{id}/agreement?n_boot=1000`` → ``selectors.agreement.campaign_agreement``
+- ``GET /campaigns/{id}/agreement?n_boot=1000`` → ``selectors.agreement.campaign_agreement``, materialised
+  (``services.dashboard_reports``): the body adds ``as_of``, ``stale``, ``computing``; 202 while a large
+  campaign's first report is being computed
+- ``POST /campaigns/{id}/quality/refresh?n_boot=1000`` → recompute agreement and labeler signals now
 - ``GET /campaigns/{id}/consensus?limit&offset`` → ``selectors.consensus.campaign_consensus``
-- ``GET /campaigns/{id}/labelers`` → ``selectors.signals.campaign_labeler_signals``
+- ``GET /campaigns/{id}/labelers`` → ``selectors.signals.campaign_labeler_signals``, materialised as above
 - ``GET /campaigns/{id}/labelers/{labeler_id}`` → ``selectors.signals.labeler_quality_page``
 - ``GET /campaigns/{id}/review-queue?signal&labeler&max_agreement&include_reviewed&limit&offset``
   → ``selectors.review.review_queue``
@@ -27,10 +30,10 @@ from rest_framework.views import APIView
 
 from labeling.api.permissions import CanReadQuality, IsCampaignAdmin
 from labeling.models import Assignment, Campaign, LabelReview
-from labeling.selectors.agreement import campaign_agreement
 from labeling.selectors.consensus import campaign_consensus
 from labeling.selectors.review import review_queue
-from labeling.selectors.signals import SIGNALS, campaign_labeler_signals, labeler_quality_page
+from labeling.selectors.signals import SIGNALS, labeler_quality_page
+from labeling.services.dashboard_reports import report_read, report_request_refresh
 from labeling.services.review import label_review_create
 
 
@@ -67,6 +70,22 @@ class LabelerAgreementRowOutput(LabelerFiguresOutput):
     labeler_id = serializers.IntegerField()
     username = serializers.CharField()
     labels = serializers.IntegerField()
+
+
+class AsOfOutput(serializers.Serializer):
+    as_of = serializers.DateTimeField(allow_null=True, help_text="when the stored report was computed")
+    stale = serializers.BooleanField(help_text="labels or reviews arrived since; a worker recomputes it")
+    computing = serializers.BooleanField()
+    compute_seconds = serializers.FloatField(allow_null=True)
+
+
+def materialised(name: str, params: dict, output):
+    """The stored report ``name`` shaped by ``output``, plus its ``as_of`` state; 202 while none exists yet."""
+    payload, meta = report_read(name=name, params=params)
+    if payload is None:
+        return Response({"detail": f"the {name} report is being computed by a worker; ask again shortly", **meta},
+                        status=status.HTTP_202_ACCEPTED)
+    return Response({**output(payload).data, **AsOfOutput(meta).data})
 
 
 class AgreementOutput(serializers.Serializer):
@@ -170,8 +189,23 @@ class CampaignAgreementApi(APIView):
     @extend_schema(parameters=[BootInput], responses={200: AgreementOutput}, tags=["quality"])
     def get(self, request, campaign_id: int):
         campaign = get_object_or_404(Campaign, pk=campaign_id)
-        report = campaign_agreement(campaign=campaign, n_boot=_query(BootInput, request)["n_boot"])
-        return Response(AgreementOutput(report).data)
+        return materialised("agreement", {"campaign": campaign.pk, "n_boot": _query(BootInput, request)["n_boot"]},
+                            AgreementOutput)
+
+
+class QualityRefreshApi(APIView):
+    permission_classes = [CanReadQuality]
+
+    @extend_schema(parameters=[BootInput], request=None, tags=["quality"], responses={200: AsOfOutput,
+                                                                                       202: AsOfOutput})
+    def post(self, request, campaign_id: int):
+        """Recompute the agreement and labeler reports now: 200 when done here (small campaign), 202 when a
+        worker does it (the pages show the new ``as_of`` once it is stored)."""
+        campaign = get_object_or_404(Campaign, pk=campaign_id)
+        params = {"campaign": campaign.pk, "n_boot": _query(BootInput, request)["n_boot"]}
+        here = [report_request_refresh(name=name, params=params) for name in ("agreement", "labelers")]
+        return Response({"detail": "recomputed" if all(here) else "a worker is recomputing the reports"},
+                        status=status.HTTP_200_OK if all(here) else status.HTTP_202_ACCEPTED)
 
 
 class CampaignConsensusApi(APIView):
@@ -192,8 +226,8 @@ class CampaignLabelersApi(APIView):
     @extend_schema(parameters=[BootInput], responses={200: LabelersOutput}, tags=["quality"])
     def get(self, request, campaign_id: int):
         campaign = get_object_or_404(Campaign, pk=campaign_id)
-        report = campaign_labeler_signals(campaign=campaign, n_boot=_query(BootInput, request)["n_boot"])
-        return Response(LabelersOutput(report).data)
+        return materialised("labelers", {"campaign": campaign.pk, "n_boot": _query(BootInput, request)["n_boot"]},
+                            LabelersOutput)
 
 
 class CampaignLabelerApi(APIView):
@@ -235,6 +269,7 @@ class LabelReviewApi(APIView):
 
 urlpatterns = [
     path("campaigns/<int:campaign_id>/agreement", CampaignAgreementApi.as_view(), name="campaign-agreement"),
+    path("campaigns/<int:campaign_id>/quality/refresh", QualityRefreshApi.as_view(), name="campaign-quality-refresh"),
     path("campaigns/<int:campaign_id>/consensus", CampaignConsensusApi.as_view(), name="campaign-consensus"),
     path("campaigns/<int:campaign_id>/labelers", CampaignLabelersApi.as_view(), name="campaign-labelers"),
     path("campaigns/<int:campaign_id>/labelers/<int:labeler_id>", CampaignLabelerApi.as_view(),

@@ -39,8 +39,12 @@ class CanReadModels(BasePermission):
         return user_has_role(request.user, roles.RESEARCHER)
 
 
+class ListPagination(LimitOffsetPagination):
+    max_limit = 500  # a page is bounded whatever ``limit`` asks: the lists' cost stays flat as they grow
+
+
 def _paginate(view: APIView, request, queryset, serializer_cls):
-    paginator = LimitOffsetPagination()
+    paginator = ListPagination()
     page = paginator.paginate_queryset(queryset, request, view=view)
     return paginator.get_paginated_response(serializer_cls(page, many=True).data)
 
@@ -80,6 +84,7 @@ class SnapshotInput(serializers.Serializer):
                   '"min_labeler_agreement": 0.6, "rankings": "raw"|"consensus"}.')
 
 
+DATETIME = serializers.DateTimeField()
 KIND_PARAM = OpenApiParameter("kind", OpenApiTypes.STR, description="filter by kind")
 STATUS_PARAM = OpenApiParameter("status", OpenApiTypes.STR, description="filter by status")
 
@@ -143,6 +148,14 @@ class ModelVersionOutput(serializers.ModelSerializer):
     def get_snapshots(self, obj) -> list[int]:
         """The snapshots the job that made this model read (its training data)."""
         return sorted(s.pk for s in obj.job.input_snapshots.all()) if obj.job_id else []
+
+    def to_representation(self, obj):
+        """The same dict DRF's fields build, written out (the models list is a picker of up to 500 rows;
+        the per-field machinery was most of its time)."""
+        return {"id": obj.pk, "name": obj.name, "kind": obj.kind, "parent": obj.parent_id,
+                "reward_model": obj.reward_model_id, "metrics": obj.metrics, "job": obj.job_id,
+                "iteration": self.get_iteration(obj), "snapshots": self.get_snapshots(obj),
+                "created_at": DATETIME.to_representation(obj.created_at)}
 
 
 class ModelVersionInput(serializers.Serializer):

@@ -1,7 +1,7 @@
 """Research reads: the model registry, dataset snapshots and training jobs."""
 
 from django.core.exceptions import ValidationError
-from django.db.models import QuerySet
+from django.db.models import Prefetch, QuerySet
 
 from labeling.models import DatasetSnapshot, Job, ModelVersion
 
@@ -19,8 +19,13 @@ def _filtered(qs: QuerySet, filters: dict | None, allowed: dict[str, list[str]])
 
 
 def model_version_list(*, filters: dict | None = None) -> QuerySet[ModelVersion]:
-    """Model versions, newest first; ``filters``: ``kind``."""
-    qs = ModelVersion.objects.select_related("parent", "reward_model").order_by("-created_at", "-id")
+    """Model versions, newest first; ``filters``: ``kind``. The job and its snapshots come along (the list
+    shows each model's iteration and training data: without this, two queries per model listed)."""
+    # Only the columns the list shows come along: a job row carries its per-step metrics and log, a snapshot
+    # its filters; loading them for 500 models was most of the list's time.
+    jobs = Job.objects.only("id", "iteration_id").prefetch_related(
+        Prefetch("input_snapshots", queryset=DatasetSnapshot.objects.only("id")))
+    qs = ModelVersion.objects.prefetch_related(Prefetch("job", queryset=jobs)).order_by("-created_at", "-id")
     return _filtered(qs, filters, {"kind": ModelVersion.Kind.values})
 
 
@@ -31,10 +36,12 @@ def snapshot_list(*, filters: dict | None = None) -> QuerySet[DatasetSnapshot]:
 
 
 def job_list(*, filters: dict | None = None) -> QuerySet[Job]:
-    """Jobs, newest first, heavy columns (metrics, log) deferred; ``filters``: ``kind``, ``status``."""
+    """Jobs, newest first, heavy columns (metrics, log, result) deferred and only the ids of their inputs;
+    ``filters``: ``kind``, ``status``."""
     qs = (
-        Job.objects.defer("metrics", "log_tail")
-        .prefetch_related("input_snapshots", "input_models")
+        Job.objects.defer("metrics", "log_tail", "result")
+        .prefetch_related(Prefetch("input_snapshots", queryset=DatasetSnapshot.objects.only("id")),
+                          Prefetch("input_models", queryset=ModelVersion.objects.only("id")))
         .order_by("-created_at", "-id")
     )
     return _filtered(qs, filters, {"kind": Job.Kind.values, "status": Job.Status.values})

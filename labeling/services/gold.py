@@ -21,6 +21,7 @@ from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from labeling.models import Task
+from labeling.services.dashboards import progress_tasks_changed
 from labeling.services.validation import DEMONSTRATION_MAX_CHARS, NUL_MESSAGE, clean_ranking, has_nul
 
 
@@ -78,6 +79,8 @@ def task_set_gold(*, task: Task, answer) -> Task:
         changes = _slot_fields(task, gold) if was_gold != (gold is not None) else {}
         if not Task.objects.filter(pk=task.pk).update(gold_answer=gold, updated_at=timezone.now(), **changes):
             raise Task.DoesNotExist(f"task {task.pk} does not exist")
+        if changes:  # the task leaves (or rejoins) the progress counts: a change the sweep's window cannot see
+            transaction.on_commit(lambda: progress_tasks_changed(task_ids=[task.pk]))
     task.gold_answer = gold
     if changes:
         task.refresh_from_db(fields=["required_labels", "status"])

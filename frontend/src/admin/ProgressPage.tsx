@@ -95,6 +95,9 @@ export function ProgressPage() {
               <span className="stat-label">tasks being worked on now</span>
             </div>
           </section>
+          {p.as_of && (
+            <p className="muted small">Counts as of {new Date(p.as_of).toLocaleTimeString()} (updated every 30 s; tasks being worked on: now).</p>
+          )}
           <section className="panel" aria-labelledby="perday-title">
             <h2 id="perday-title">Labels per day (last {p.labels_per_day.length} days)</h2>
             {p.labels_per_day.length ? <PerDayChart rows={p.labels_per_day} /> : <p className="muted">No labels yet.</p>}

@@ -3,7 +3,7 @@ import { useParams } from 'react-router-dom'
 import { CampaignTabs } from './CampaignTabs'
 import { ciBar, describe } from './ciScale'
 import {
-  FIGURE_NAMES, qualityApi, SIGNALS, type AgreementReport, type Figure, type FigureName, type LabelerSignals,
+  FIGURE_NAMES, isComputed, qualityApi, SIGNALS, type AgreementReport, type AsOf, type Figure, type FigureName, type LabelerSignals,
   type ReviewItem, type Signal,
 } from './qualityApi'
 import { useCampaign } from './useCampaign'
@@ -103,6 +103,7 @@ export function QualityPage() {
   const { campaign, setCampaign, error: loadError } = useCampaign(id)
   const [report, setReport] = useState<AgreementReport | null>(null)
   const [labelers, setLabelers] = useState<LabelerSignals[] | null>(null)
+  const [state, setState] = useState<AsOf | null>(null)
   const [queue, setQueue] = useState<{ count: number; items: ReviewItem[] } | null>(null)
   const [signal, setSignal] = useState<Signal | ''>('')
   const [error, setError] = useState<string | null>(null)
@@ -111,10 +112,28 @@ export function QualityPage() {
   const loadQueue = useCallback(() => {
     qualityApi.reviewQueue(id, { signal }).then(setQueue).catch(fail)
   }, [id, signal])
+  // Reports are stored (server-side) and shown "as of" their computation. While none exists yet (a large
+  // campaign's first) or after "Recompute now" until a newer one is stored, the page asks again every 5 s.
+  const [tick, setTick] = useState(0)
+  const [waitingFor, setWaitingFor] = useState<string | null | undefined>(undefined)
   useEffect(() => {
-    qualityApi.agreement(id).then(setReport).catch(fail)
-    qualityApi.labelers(id).then((r) => setLabelers(r.labelers)).catch(fail)
-  }, [id])
+    let again: number | undefined
+    qualityApi.agreement(id).then((r) => {
+      setState(r)
+      if (isComputed(r)) setReport(r)
+      const waiting = !isComputed(r) || (waitingFor !== undefined && r.as_of === waitingFor)
+      if (waiting) again = window.setTimeout(() => setTick((t) => t + 1), 5000)
+      else setWaitingFor(undefined)
+    }).catch(fail)
+    qualityApi.labelers(id).then((r) => { if (isComputed(r)) setLabelers(r.labelers) }).catch(fail)
+    return () => window.clearTimeout(again)
+  }, [id, tick, waitingFor])
+  const recompute = () => {
+    qualityApi.refresh(id).then((status) => {
+      if (status === 202) setWaitingFor(state?.as_of ?? null)
+      else setTick((t) => t + 1)
+    }).catch(fail)
+  }
   useEffect(loadQueue, [loadQueue])
 
   const decide = (assignmentId: number, decision: 'accept' | 'reject', reason: string) => {
@@ -129,6 +148,13 @@ export function QualityPage() {
       {error && <p className="error" role="alert">{error}</p>}
       <section className="panel" aria-labelledby="agreement-title">
         <h2 id="agreement-title">Agreement (95 % intervals over tasks)</h2>
+        {state && (
+          <p className="muted small">
+            {state.as_of ? `As of ${new Date(state.as_of).toLocaleString()}` : 'Being computed by a worker…'}
+            {state.as_of && state.stale && ' · labels arrived since; an update is on its way'}{' '}
+            <button type="button" className="link" onClick={recompute}>Recompute now</button>
+          </p>
+        )}
         {!report ? <p role="status">Loading…</p> : <FigureTable figures={report.overall} caption="Whole campaign" />}
         {report && report.by_week.length > 0 && (
           <>

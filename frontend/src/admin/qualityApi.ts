@@ -14,6 +14,18 @@ export const FIGURE_NAMES = ['pairwise_agreement', 'kendall_tau_b', 'alpha_liker
 export type FigureName = (typeof FIGURE_NAMES)[number]
 export type Figures = Record<FigureName, Figure>
 
+/** A stored report's state: when it was computed, whether labels arrived since, whether a worker is on it. */
+export interface AsOf {
+  as_of: string | null
+  stale: boolean
+  computing: boolean
+}
+
+/** While a large campaign's first report is computed the server answers 202 with only the `AsOf` fields. */
+export type Stored<T> = (T & AsOf) | (AsOf & { detail: string; computing: true })
+
+export const isComputed = <T extends object>(r: Stored<T>): r is T & AsOf => r.as_of !== null && !('detail' in r)
+
 export interface AgreementReport {
   campaign: number
   n_boot: number
@@ -61,9 +73,11 @@ export interface ReviewFilter {
 }
 
 export const qualityApi = {
-  agreement: async (id: number) => (await request<AgreementReport>('GET', `/campaigns/${id}/agreement?n_boot=500`)).data,
+  agreement: async (id: number) => (await request<Stored<AgreementReport>>('GET', `/campaigns/${id}/agreement?n_boot=500`)).data,
   labelers: async (id: number) =>
-    (await request<{ labelers: LabelerSignals[]; median_seconds: number | null }>('GET', `/campaigns/${id}/labelers?n_boot=500`)).data,
+    (await request<Stored<{ labelers: LabelerSignals[]; median_seconds: number | null }>>('GET', `/campaigns/${id}/labelers?n_boot=500`)).data,
+  /** Recompute both reports now (200: done; 202: a worker is on it). */
+  refresh: async (id: number) => (await request<{ detail: string }>('POST', `/campaigns/${id}/quality/refresh?n_boot=500`)).status,
   reviewQueue: async (id: number, f: ReviewFilter) => {
     const q = new URLSearchParams({ limit: '10' })
     if (f.signal) q.set('signal', f.signal)
