@@ -34,7 +34,7 @@ help:
 	@echo "make test     run every test: frontend (vitest) + pytest on PostgreSQL/Redis (starts them if down)"
 	@echo "make venv     only create/refresh .venv"
 	@echo "make frontend only build the SPA into frontend/dist"
-	@echo "make bench    the labeling load benchmark (C=1, 8, 32) against gunicorn + PostgreSQL"
+	@echo "make bench    the labeling load benchmark (C=1, 8, 32): gunicorn + PostgreSQL and the embedded default"
 	@echo "make loop     InstructGPT rounds with simulated labelers through the API (LOOP_ARGS='--model smollm2-135m-instruct')"
 	@echo "make lint     ruff (if installed) + django system checks"
 
@@ -120,8 +120,11 @@ lint: venv
 	$(VPY) manage.py check
 	$(VPY) manage.py makemigrations --check --dry-run
 
+# The labeling load on both shapes in one window: gunicorn + PostgreSQL and the embedded default
+# (manage.py serve on SQLite), C = 1, 8, 32, then their ratios.
+BENCH_N ?= 2000
 bench: venv services
-	bash bench/run_labeling_load.sh
+	N=$(BENCH_N) LEVELS="1 8 32" ROUNDS=1 bash bench/embedded_vs_postgres.sh
 
 # Simulated labelers with a hidden preference drive the real system round after round, on a private
 # SQLite database under var/loop/ (recreated each run). LOOP_ARGS is passed to manage.py simulate_loop.

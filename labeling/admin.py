@@ -188,3 +188,22 @@ class LabelerQualificationAdmin(_ReadOnlyAdmin):
     list_display = ("id", "campaign", "labeler", "status", "agreement", "decided_at", "reopen_count")
     list_filter = ("status",)
     search_fields = ("labeler__username", "campaign__name")
+
+
+class _DerivedAdmin(_ReadOnlyAdmin):
+    """Derived by the dashboards' sweep and rebuilt by ``manage.py dashboards_rebuild``: shown for
+    inspection, never edited or deleted here (a hand edit would be overwritten or go unnoticed)."""
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+for _model, _columns in (
+    (models.ProgressTaskBlock, ("campaign", "kind", "block", "tasks_total", "tasks_done")),
+    (models.ProgressTotal, ("campaign", "kind", "tasks_total", "tasks_done")),
+    (models.ProgressHour, ("campaign", "hour", "labels")),
+    (models.ProgressLabeler, ("campaign", "labeler", "last_submitted_at")),
+    (models.DashboardState, ("name", "watermark", "swept_at")),
+    (models.DashboardReport, ("key", "campaign", "computed_at")),
+):
+    admin.site.register(_model, type(f"{_model.__name__}Admin", (_DerivedAdmin,), {"list_display": _columns}))

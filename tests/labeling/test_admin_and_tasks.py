@@ -32,7 +32,9 @@ def test_admin_changelist_and_add_pages(superuser_client, make_campaign, labeler
     if obj is not None:
         assert superuser_client.get(f"/admin/labeling/{name}/{obj.pk}/change/").status_code == 200
     add = superuser_client.get(f"/admin/labeling/{name}/add/").status_code
-    read_only = (models.DatasetSnapshot, models.ApiToken, models.LabelReview, models.LabelerQualification)
+    read_only = (models.DatasetSnapshot, models.ApiToken, models.LabelReview, models.LabelerQualification,
+                 models.ProgressTaskBlock, models.ProgressTotal, models.ProgressHour, models.ProgressLabeler,
+                 models.DashboardState, models.DashboardReport)
     assert add == (403 if model in read_only else 200)
 
 
