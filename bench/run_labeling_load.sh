@@ -33,6 +33,16 @@ THINK_MS=${THINK_MS:-0}
 OUT=${BENCH_OUT:-var/bench}
 mkdir -p "$OUT"
 
+# Any HTTP answer means the web is up (production settings answer 401 to anonymous requests).
+wait_for_web() {
+  for _ in $(seq 120); do
+    [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/api/schema/")" != 000 ] && return
+    sleep 0.5
+  done
+  echo "the web server did not answer on port $PORT" >&2
+  return 1
+}
+
 BACKEND=${BACKEND:-postgres}
 if [ "$BACKEND" = embedded ]; then
   # What a first user runs: no environment at all but the database file (kept under var/bench).
@@ -44,10 +54,7 @@ if [ "$BACKEND" = embedded ]; then
   $VPY manage.py serve --port "$PORT" --no-collectstatic >"$OUT/serve.log" 2>&1 &
   SERVE=$!
   trap 'kill $SERVE 2>/dev/null || true; wait $SERVE 2>/dev/null || true' EXIT
-  for _ in $(seq 120); do
-    curl -fs -o /dev/null "http://127.0.0.1:$PORT/api/schema/" && break
-    sleep 0.5
-  done
+  wait_for_web
   SERVER=$(pgrep -P "$SERVE" -f gunicorn | head -1)  # the gunicorn master: CPU is counted for it and its workers
   echo "embedded default (manage.py serve): SQLite $DBFILE; N=$N K=$K overlap=$OVERLAP"
 else
@@ -68,10 +75,7 @@ $VPY -m gunicorn config.wsgi:application --bind "127.0.0.1:$PORT" --workers "$WO
   ${GUNICORN_ARGS:-} >"$OUT/gunicorn.log" 2>&1 &
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null || true; wait $SERVER 2>/dev/null || true' EXIT
-for _ in $(seq 60); do
-  curl -fs -o /dev/null "http://127.0.0.1:$PORT/api/schema/" && break
-  sleep 0.5
-done
+wait_for_web
 echo "gunicorn: $WORKERS workers x $THREADS threads on $CORES cores, PostgreSQL db $DB; N=$N K=$K overlap=$OVERLAP"
 fi
 MAXC=0; for C in $LEVELS; do (( C > MAXC )) && MAXC=$C; done
