@@ -108,13 +108,13 @@ def sample_policy(path: str, prompts: list[list[dict]], cfg: EvaluateConfig, dev
     import torch
 
     from training.generate import GenerationSettings, generate_completions
-    from training.modeling import inference_weights_dtype, load_causal_lm, load_tokenizer, pick_dtype
+    from training.modeling import load_inference_lm, load_tokenizer, pick_dtype
     from training.modeling import resolve_model
 
     model_path = resolve_model(path)
     tokenizer = load_tokenizer(model_path, padding_side="left")
     compute = pick_dtype(device, cfg.precision, model_path)
-    model = load_causal_lm(model_path, device, inference_weights_dtype(device, compute)).eval()
+    model = load_inference_lm(model_path, device, compute)
     settings = GenerationSettings(k=cfg.samples_per_prompt, temperature=cfg.temperature, top_p=cfg.top_p,
                                   max_new_tokens=cfg.max_new_tokens, seed=cfg.seed)
     out = generate_completions(model, tokenizer, prompts, settings, cfg.batch_size, on_batch=progress,

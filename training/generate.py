@@ -210,7 +210,7 @@ def write_jsonl_atomic(path: Path, rows: list[dict]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """CLI entry: ``python -m training generate ...``."""
-    from training.modeling import inference_weights_dtype, load_causal_lm, load_tokenizer, pick_device, pick_dtype
+    from training.modeling import load_inference_lm, load_tokenizer, pick_device, pick_dtype
     from training.modeling import resolve_model
     from training.runio import ProgressLog
     from training.runtime import memory_kind, peak_memory_bytes
@@ -224,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
     device = pick_device(cfg.device)
     tokenizer = load_tokenizer(model_path, padding_side="left")
     compute = pick_dtype(device, cfg.precision, model_path)
-    model = load_causal_lm(model_path, device, inference_weights_dtype(device, compute)).eval()
+    model = load_inference_lm(model_path, device, compute)
     stats: dict = {}
     log = ProgressLog(Path(cfg.output).parent / "metrics.jsonl")
     log.row(0.0, 0)

@@ -92,6 +92,21 @@ def inference_weights_dtype(device: "torch.device", compute: "torch.dtype") -> "
     return compute if device.type == "cuda" else torch.float32
 
 
+def load_inference_lm(path: str | os.PathLike, device: "torch.device", compute: "torch.dtype"):
+    """A causal LM that only samples: frozen, in eval mode, its matmul weights stored in ``compute``.
+
+    See :mod:`training.lowp`: under bf16 autocast a frozen fp32 weight is cast
+    again by every forward; storing the linear layers and the LM head in bf16
+    gives bit-identical outputs about 1.4x faster when sampling on a CPU.
+    """
+    from training.lowp import store_frozen_in
+
+    model = load_causal_lm(path, device, inference_weights_dtype(device, compute)).eval()
+    model.requires_grad_(False)
+    store_frozen_in(model, compute)
+    return model
+
+
 def seed_everything(seed: int) -> None:
     """Seed Python, NumPy (if installed) and torch (CPU and all CUDA devices)."""
     import torch

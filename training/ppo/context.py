@@ -24,6 +24,7 @@ from training.data import load_snapshot
 from training.dist import check_divisible, make_accelerator
 from training.errors import TrainingInputError
 from training.lora import AdaptersOff, add_adapters, make_trainable
+from training.lowp import store_frozen_in
 from training.modeling import load_causal_lm, load_tokenizer, pick_dtype, resolve_model, seed_everything
 from training.modeling import sync_pad_token
 from training.optim import warmup_schedule
@@ -58,6 +59,12 @@ class Context:
         self.value = init_reward_model(value_path, self.device, torch.float32, max_length=cfg.max_length)
         make_trainable(self.value, cfg, freeze_trunk=cfg.freeze_value_trunk)
         self.value.eval()
+        # Frozen weights in bf16 (training.lowp): bit-identical forwards, no per-forward casts. The policy's
+        # are put back in fp32 from the model folder before its adapters are merged and saved.
+        self.policy_lowp = store_frozen_in(self.policy, self.dtype)
+        if not cfg.lora_rank:
+            store_frozen_in(self.ref, self.dtype)
+        store_frozen_in(self.value.model, self.dtype)
         _check_same_vocab(self.tokenizer, self.value.tokenizer, value_path)
         self.reward_fn = builtin or reward_model_fn(cfg.reward_model, self.device, cfg.precision)
         self.demos = encode_demos(self.tokenizer, self.ptx_snap.train, cfg.max_length) if self.ptx_snap else []

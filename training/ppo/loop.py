@@ -52,6 +52,7 @@ from training.config import parse_config
 from training.dist import capture_rng_states, decorrelate_rng, restore_rng_states
 from training.ppo.config import PPOConfig
 from training.lora import has_adapters, merge_adapters
+from training.lowp import restore_fp32
 from training.ppo.context import Context
 from training.ppo.heldout import eval_prompts, evaluate_policy, hacking_warning
 from training.ppo.step import ppo_step
@@ -129,6 +130,7 @@ def _finish(ctx: Context, writer: RunWriter, state: dict) -> dict:
     policy = ctx.accelerator.unwrap_model(ctx.policy_train)
     if has_adapters(policy):
         info["lora_merged"] = True
+        restore_fp32(policy, ctx.policy_lowp, ctx.model_path)  # merge into the exact fp32 base weights
         policy = merge_adapters(policy)  # a plain model folder: generate, evaluate and ppo --model load it
     save_model_atomic(policy, ctx.tokenizer, writer.model_dir, info=info)
     history = state["reward_history"]

@@ -40,7 +40,10 @@ def reward_model_fn(path: str, device, precision: str = "auto", batch_size: int 
     """
     from training.reward_model import load_reward_model
 
+    from training.lowp import store_frozen_in
+
     rm = load_reward_model(path, device, precision=precision)
     for p in rm.parameters():
         p.requires_grad_(False)
+    store_frozen_in(rm.model, rm.compute_dtype)  # bit-identical scores without per-forward casts
     return lambda prompts, texts: rm.score(list(prompts), list(texts), batch_size=batch_size)
