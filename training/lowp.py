@@ -23,8 +23,12 @@ from the folder the model was loaded from.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator
 
 import torch
 from torch import nn
@@ -65,7 +69,22 @@ def store_frozen_in(model: nn.Module, dtype: torch.dtype) -> StoredLowPrecision:
         module.weight.data = module.weight.data.to(dtype)
         stored.linears.append((module, name.replace(".base_layer", "") + ".weight"))
     stored.untied_head = _untie_head(hf, dtype)
+    if stored:
+        _own_remaining_weights(hf)
     return stored
+
+
+def _own_remaining_weights(hf: nn.Module) -> None:
+    """Copy the weights still in fp32 (embeddings, norms, heads) out of the loaded file's memory map.
+
+    transformers maps the safetensors file and its tensors are views of that one
+    mapping: while the embedding still points into it, the whole file stays
+    mapped and resident next to the new bf16 copies (measured: 1.18 GB resident
+    for SmolLM2 after the cast instead of about 0.45 GB).
+    """
+    for param in hf.parameters():
+        if param.dtype == torch.float32:
+            param.data = param.data.clone()
 
 
 def _trains_or_cast(weight: torch.Tensor) -> bool:
@@ -87,17 +106,43 @@ def restore_fp32(model: nn.Module, stored: StoredLowPrecision, source: str | os.
 
     Frozen weights never changed, so the folder holds them exactly; afterwards
     the model saves (and merges adapters) as if it had never been rounded.
+    Tensors are read one at a time from the safetensors files, so this adds
+    one layer's weight to the peak memory, not a second model.
     """
     if not stored:
         return
-    from training.modeling import load_causal_lm
-
     hf = _hf_model(model)
-    original = load_causal_lm(source, torch.device("cpu"), torch.float32).state_dict()
-    for module, key in stored.linears:
-        module.weight.data = original[key].to(module.weight.device)
     head = hf.lm_head
-    if stored.untied_head:
-        head.weight = hf.get_input_embeddings().weight
-    elif head.weight.dtype != torch.float32:
-        head.weight = nn.Parameter(original["lm_head.weight"].to(head.weight.device), requires_grad=False)
+    with _weights_on_disk(source) as read:
+        for module, key in stored.linears:
+            module.weight.data = read(key).to(module.weight.device, torch.float32)
+        if stored.untied_head:
+            head.weight = hf.get_input_embeddings().weight
+        elif head.weight.dtype != torch.float32:
+            head.weight = nn.Parameter(read("lm_head.weight").to(head.weight.device, torch.float32),
+                                       requires_grad=False)
+
+
+@contextlib.contextmanager
+def _weights_on_disk(folder: str | os.PathLike) -> Iterator[Callable[[str], torch.Tensor]]:
+    """``read(key)`` for the safetensors files of a model folder (single file or sharded with an index)."""
+    from safetensors import safe_open
+
+    folder = Path(folder)
+    index = folder / "model.safetensors.index.json"
+    if index.is_file():
+        weight_map = json.loads(index.read_text(encoding="utf-8"))["weight_map"]
+    else:
+        weight_map = None
+    with contextlib.ExitStack() as stack:
+        handles: dict[str, object] = {}
+
+        def read(key: str) -> torch.Tensor:
+            name = weight_map.get(key) if weight_map is not None else "model.safetensors"
+            if name is None:
+                raise KeyError(f"{folder}: no weight {key!r} on disk to restore")
+            if name not in handles:
+                handles[name] = stack.enter_context(safe_open(str(folder / name), framework="pt"))
+            return handles[name].get_tensor(key)
+
+        yield read
