@@ -180,3 +180,35 @@ def test_interrupt_message_says_whether_a_checkpoint_exists(tmp_path):
     (tmp_path / "checkpoints" / "step-00000002").mkdir(parents=True)
     (tmp_path / "checkpoints" / "step-00000002" / "state.json").write_text("{}")
     assert "step-00000002" in cli._checkpoint_note(["--output_dir", str(tmp_path)])
+
+
+def test_a_rollout_reuses_the_lower_blocks_it_ran_while_sampling(tiny_model_dir):
+    from training.modeling import load_tokenizer
+    from training.ppo.prefix import FrozenPrefix
+    from training.ppo.rollout import collect_rollout, response_logprobs
+    from training.reward_model import init_reward_model
+
+    torch.manual_seed(0)
+    policy = add_adapters(load_causal_lm(tiny_model_dir, torch.device("cpu"), torch.float32).eval(),
+                          types.SimpleNamespace(**{**vars(LORA), "lora_layers": 2}))
+    with torch.no_grad():
+        for name, p in policy.named_parameters():
+            if "lora_B" in name:
+                p.normal_(std=0.1)
+    prefix, calls = FrozenPrefix(policy, 2), []
+    prefix.decoder.layers[0].register_forward_pre_hook(lambda module, args: calls.append(args[0].shape[1]))
+    value = init_reward_model(tiny_model_dir, "cpu", torch.float32)
+    prompts = [[{"role": "user", "content": text}] for text in ("hi there", "tell me a long story about cats")]
+    roll, _ = collect_rollout(policy, AdaptersOff(policy), value, load_tokenizer(tiny_model_dir, padding_side="left"),
+                              lambda p, t: [0.0] * len(t), prompts, max_prompt_length=32, max_new_tokens=6,
+                              temperature=1.0, device=torch.device("cpu"), dtype=torch.float32, prefix=prefix)
+    steps = roll.response_ids.shape[1]
+    assert len(calls) == steps  # the lowest block ran only while sampling: no full forward for the log-probs
+    args = (roll.query_ids, roll.query_mask, roll.response_ids, roll.response_mask)
+    with torch.no_grad():  # the same log-probs a full forward gives (up to incremental-decoding rounding)
+        full = response_logprobs(policy, *args, temperature=1.0, dtype=torch.float32)
+    mask = roll.response_mask.bool()
+    torch.testing.assert_close(roll.logprobs[mask], full[mask], rtol=0, atol=1e-4)
+    with prefix.replay(roll.prefix_hidden), torch.no_grad():  # and the PPO updates replay exactly these
+        torch.testing.assert_close(response_logprobs(policy, *args, temperature=1.0, dtype=torch.float32),
+                                   roll.logprobs, rtol=0, atol=0)

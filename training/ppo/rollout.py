@@ -171,13 +171,19 @@ def collect_rollout(policy, ref_policy, value_model, tokenizer, reward_fn, promp
     are exactly those PPO's first epoch recomputes (ratio = 1 before any update).
     ``timings`` (a dict) receives ``time_generate_s`` and ``time_score_s``.
     ``prefix`` (a :class:`training.ppo.prefix.FrozenPrefix`) records the frozen
-    lower blocks' output during the policy's forward and replays it for the reference's.
+    lower blocks' output while sampling and replays it for the old and the
+    reference log-probs (and later for every PPO update), so those forwards run
+    only the adapted top blocks.
     """
     t0 = time.perf_counter()
     query_ids, query_mask = (t.to(device) for t in encode_prompts(tokenizer, prompts, max_prompt_length))
-    response_ids, response_mask = sample_responses(
-        policy, tokenizer, query_ids, query_mask, max_new_tokens=max_new_tokens, temperature=temperature, dtype=dtype
-    )
+    sampled: list = []
+    with prefix.capture(sampled) if prefix is not None else contextlib.nullcontext():
+        response_ids, response_mask = sample_responses(
+            policy, tokenizer, query_ids, query_mask, max_new_tokens=max_new_tokens, temperature=temperature,
+            dtype=dtype,
+        )
+    frozen = _sampled_prefix(sampled, response_ids.shape[0], query_ids.shape[1] + response_ids.shape[1])
     texts = [
         tokenizer.decode(ids[m.bool()], skip_special_tokens=True) for ids, m in zip(response_ids, response_mask)
     ]
@@ -187,9 +193,10 @@ def collect_rollout(policy, ref_policy, value_model, tokenizer, reward_fn, promp
     for i in range(0, len(prompts), chunk_size):
         sl = slice(i, i + chunk_size)
         args = (query_ids[sl], query_mask[sl], response_ids[sl], response_mask[sl])
-        captured: list = []
-        with prefix.capture(captured) if prefix is not None else contextlib.nullcontext():
-            parts["logprobs"].append(response_logprobs(policy, *args, temperature=temperature, dtype=dtype))
+        captured: list = [frozen[sl]] if frozen is not None else []
+        with prefix.capture(captured) if prefix is not None and not captured else contextlib.nullcontext():
+            with prefix.replay(captured[0]) if captured else contextlib.nullcontext():
+                parts["logprobs"].append(response_logprobs(policy, *args, temperature=temperature, dtype=dtype))
         with prefix.replay(captured[0]) if prefix is not None else contextlib.nullcontext():
             parts["ref_logprobs"].append(response_logprobs(ref_policy, *args, temperature=temperature, dtype=dtype))
         parts["prefix_hidden"].append(captured[0] if captured else None)
@@ -203,6 +210,24 @@ def collect_rollout(policy, ref_policy, value_model, tokenizer, reward_fn, promp
     if timings is not None:
         timings.update(time_generate_s=t1 - t0, time_score_s=time.perf_counter() - t1)
     return rollout, texts
+
+
+def _sampled_prefix(sampled: list, batch: int, length: int) -> torch.Tensor | None:
+    """The frozen lower blocks' output recorded while sampling, as one (B, P+R, H) tensor, or None.
+
+    Sampling already ran the lower blocks over every prompt and response token
+    (the prefill, then one token per forward), so the old log-probs need only
+    the adapted top blocks. The last sampled token is never fed back: its row
+    is zeros, which by causality changes nothing at earlier positions, and the
+    log-probs never read the logits there. Any other shape (a generate that
+    ran extra forwards) returns None and the old log-probs take a full forward.
+    """
+    if not sampled or any(h.shape[0] != batch for h in sampled):
+        return None
+    hidden = torch.cat(sampled, dim=1)
+    if hidden.shape[1] != length - 1:
+        return None
+    return torch.cat([hidden, hidden.new_zeros(batch, 1, hidden.shape[2])], dim=1)
 
 
 def gather_rollout(accelerator, roll: Rollout, pad_id: int) -> Rollout:
