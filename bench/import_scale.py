@@ -35,6 +35,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 OLD_COMMIT = "1b93295"  # main before the streaming import
 DB, TEMPLATE = "prefloop_scaleimport_bench", "prefloop_scaleimport_bench_tpl"
+BEFORE_TEMPLATE = "prefloop_scaleimport_bench_before_tpl"
 WORDS = ("the model should answer clearly and kindly about rivers mountains code recipes history physics poems "
          "summaries budgets travel gardens music chess weather cats dogs trains bridges").split()
 CATEGORIES = ("generation", "open_qa", "brainstorming", "summarization")
@@ -70,16 +71,18 @@ def _psql(pg: str, sql: str) -> None:
     subprocess.run(["psql", f"{pg}/postgres", "-qtAc", sql], check=True, capture_output=True)
 
 
-def fresh_database(pg: str) -> None:
+def fresh_database(pg: str, template: str = TEMPLATE) -> None:
     _psql(pg, f"DROP DATABASE IF EXISTS {DB}")
-    _psql(pg, f"CREATE DATABASE {DB} TEMPLATE {TEMPLATE}")
+    _psql(pg, f"CREATE DATABASE {DB} TEMPLATE {template}")
 
 
-def make_template(pg: str) -> None:
-    _psql(pg, f"DROP DATABASE IF EXISTS {TEMPLATE}")
-    _psql(pg, f"CREATE DATABASE {TEMPLATE}")
-    env = {**os.environ, "DATABASE_URL": f"{pg}/{TEMPLATE}", "DJANGO_SETTINGS_MODULE": "config.settings.test"}
-    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=REPO, env=env, check=True)
+def make_template(pg: str, template: str = TEMPLATE, labeling_migration: str | None = None) -> None:
+    """A migrated database to clone; ``labeling_migration`` stops the labeling app at that migration."""
+    _psql(pg, f"DROP DATABASE IF EXISTS {template}")
+    _psql(pg, f"CREATE DATABASE {template}")
+    env = {**os.environ, "DATABASE_URL": f"{pg}/{template}", "DJANGO_SETTINGS_MODULE": "config.settings.test"}
+    target = ["labeling", labeling_migration] if labeling_migration else []
+    subprocess.run([sys.executable, "manage.py", "migrate", *target, "-v0"], cwd=REPO, env=env, check=True)
 
 
 # ---------------------------------------------------------------- one import, in a child process
@@ -178,9 +181,10 @@ def child(mode: str, path: Path, fmt: str) -> None:
 
 
 def measure(pg: str, mode: str, path: Path, fmt: str) -> dict:
-    fresh_database(pg)
+    fresh_database(pg, BEFORE_TEMPLATE if mode == "before" else TEMPLATE)
     env = {**os.environ, "DATABASE_URL": f"{pg}/{DB}", "DJANGO_SETTINGS_MODULE": "config.settings.test"}
-    out = subprocess.run([sys.executable, __file__, "--child", mode, str(path), fmt], cwd=REPO, env=env, check=True,
+    child_mode = "new" if mode == "before" else mode
+    out = subprocess.run([sys.executable, __file__, "--child", child_mode, str(path), fmt], cwd=REPO, env=env, check=True,
                          capture_output=True, text=True).stdout
     return json.loads(out.strip().splitlines()[-1])
 
@@ -193,6 +197,9 @@ def main() -> None:
     parser.add_argument("--k", type=int, default=4, help="completions per prompt")
     parser.add_argument("--no-old", action="store_true", help="skip the old path (slow)")
     parser.add_argument("--no-floor", action="store_true", help="skip the raw COPY floor")
+    parser.add_argument("--schema-before", metavar="MIGRATION", default=None,
+                        help="also run the new path on the schema as of this labeling migration (mode 'before'), "
+                             "e.g. 0009_dashboards: what a schema change did to the import, in one run")
     parser.add_argument("--pg", default="postgres://postgres@127.0.0.1:5432")
     parser.add_argument("--data", default=str(Path(tempfile.gettempdir()) / "prefloop-import-bench"))
     parser.add_argument("--child", nargs=3, metavar=("MODE", "PATH", "FORMAT"), help=argparse.SUPPRESS)
@@ -203,6 +210,8 @@ def main() -> None:
     folder = Path(args.data)
     folder.mkdir(parents=True, exist_ok=True)
     make_template(args.pg)
+    if args.schema_before:
+        make_template(args.pg, BEFORE_TEMPLATE, args.schema_before)
     print(f"# prompts with K={args.k} completions; campaign does demonstrations + rankings; "
           f"load average at start {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     print(f"{'format':6} {'size':>9} {'mode':6} {'MB':>6} {'seconds':>8} {'prompts/s':>10} {'client cpu':>10} "
@@ -211,7 +220,8 @@ def main() -> None:
         baseline = None
         for n in sizes:
             path = generate(folder, n, args.k, fmt)
-            modes = ["new"] + ([] if args.no_floor else ["floor"]) + ([] if args.no_old or n != sizes[0] else ["old"])
+            modes = (["new"] + (["before"] if args.schema_before else []) + ([] if args.no_floor else ["floor"])
+                     + ([] if args.no_old or n != sizes[0] else ["old"]))
             results = {}
             for mode in modes:
                 r = results[mode] = measure(args.pg, mode, path, fmt)
@@ -220,6 +230,8 @@ def main() -> None:
                 if mode == "old":
                     baseline = r["seconds"]
                     ratio = f"new is {r['seconds'] / results['new']['seconds']:.1f}x faster than old"
+                elif mode == "before":
+                    ratio = f"new schema: {r['server_cpu'] / results['new']['server_cpu']:.2f}x less db cpu"
                 elif mode == "floor":
                     ratio = f"new takes {results['new']['seconds'] / r['seconds']:.2f}x the floor"
                 elif baseline:

@@ -212,3 +212,39 @@ def test_a_rollout_reuses_the_lower_blocks_it_ran_while_sampling(tiny_model_dir)
     with prefix.replay(roll.prefix_hidden), torch.no_grad():  # and the PPO updates replay exactly these
         torch.testing.assert_close(response_logprobs(policy, *args, temperature=1.0, dtype=torch.float32),
                                    roll.logprobs, rtol=0, atol=0)
+
+
+def test_ptx_term_from_cached_lower_blocks_equals_the_full_forward(tiny_model_dir):
+    import torch.nn.functional as F
+
+    from training.modeling import load_tokenizer
+    from training.ppo.prefix import FrozenPrefix
+    from training.ppo.ptx import IGNORE, DemoPrefix, encode_demos, ptx_loss, ptx_targets
+    from training.reward_model import pad_sequences
+
+    torch.manual_seed(0)
+    policy = add_adapters(load_causal_lm(tiny_model_dir, torch.device("cpu"), torch.float32).eval(),
+                          types.SimpleNamespace(**{**vars(LORA), "lora_layers": 2}))
+    with torch.no_grad():
+        for name, p in policy.named_parameters():
+            if "lora_B" in name:
+                p.normal_(std=0.1)
+    tokenizer = load_tokenizer(tiny_model_dir)
+    rows = [{"messages": [{"role": "user", "content": q}, {"role": "assistant", "content": a}]}
+            for q, a in (("hi", "hello there"), ("name a colour", "blue, or perhaps a deep green"), ("2+2?", "4"))]
+    demos = encode_demos(tokenizer, rows, 64)
+    ids, mask = pad_sequences([d[0] for d in demos], tokenizer.pad_token_id)
+    labels, _ = pad_sequences([d[1] for d in demos], IGNORE)
+    with torch.no_grad():  # the definition: every position's logits, mean NLL of the answer tokens
+        logits = policy(input_ids=ids, attention_mask=mask).logits
+        expected = F.cross_entropy(logits[:, :-1].reshape(-1, logits.shape[-1]), labels[:, 1:].reshape(-1),
+                                   ignore_index=IGNORE, reduction="sum") / ptx_targets(demos)
+    cpu = torch.device("cpu")
+    trimmed = ptx_loss(policy, demos, tokenizer.pad_token_id, cpu, torch.float32)
+    frozen = DemoPrefix(FrozenPrefix(policy, 2), policy, cpu, torch.float32)
+    cached = ptx_loss(policy, demos, tokenizer.pad_token_id, cpu, torch.float32, frozen)
+    torch.testing.assert_close(trimmed, expected, rtol=0, atol=1e-5)
+    torch.testing.assert_close(cached, expected, rtol=0, atol=1e-5)
+    assert len(frozen.cache) == 3
+    cached.backward()
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for n, p in policy.named_parameters() if "lora_A" in n)

@@ -31,7 +31,7 @@ from training.optim import warmup_schedule
 from training.ppo.advantages import KLController
 from training.ppo.config import PPOConfig
 from training.ppo.prefix import FrozenPrefix
-from training.ppo.ptx import encode_demos
+from training.ppo.ptx import DemoPrefix, encode_demos
 from training.ppo.rewards import builtin_reward, reward_model_fn
 from training.reward_model import init_reward_model
 
@@ -80,6 +80,8 @@ class Context:
         )
         self.kl_ctl = KLController(cfg.init_kl_coef, cfg.kl_target, cfg.kl_horizon)
         self.prefix = _frozen_prefix(self.policy, cfg, self.accelerator.num_processes)
+        self.demo_prefix = DemoPrefix(self.prefix, self.policy, self.device, self.dtype) \
+            if self.prefix is not None and self.demos else None
 
     def _causal_lm(self, trainable: bool):
         """The policy (trainable) or the frozen reference, both from ``--model`` in float32."""

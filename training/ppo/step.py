@@ -131,7 +131,7 @@ def _update(ctx: Context, mb, advantages, returns, batch_tokens, ptx_demos) -> d
     if ptx_demos:
         mine = shard(ptx_demos, acc)
         ptx_share = ptx_targets(mine) / max(ptx_targets(ptx_demos), 1)
-        nll = ptx_loss(ctx.policy_train, mine, ctx.tokenizer.pad_token_id, ctx.device, ctx.dtype)
+        nll = ptx_loss(ctx.policy_train, mine, ctx.tokenizer.pad_token_id, ctx.device, ctx.dtype, ctx.demo_prefix)
         loss = loss + cfg.ptx_coef * nll * ptx_share
         out["ptx_loss"] = float(nll.detach()) * ptx_share
     ctx.optimizer.zero_grad(set_to_none=True)

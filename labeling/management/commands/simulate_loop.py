@@ -37,6 +37,14 @@ from labeling.simulation import API, HiddenPreference, SimulatedLabeler, pair_ac
 
 HELD_OUT_TOPICS = ["a lighthouse", "bread baking", "a chess opening", "desert plants", "a train journey",
                    "jazz", "volcanoes", "a library", "kites", "glaciers", "a street market", "owls"]
+# Training prompts beyond the demo campaign's 24 (--extra_prompts): topics disjoint from the held-out ones.
+EXTRA_TOPICS = ["rivers", "bicycles", "honeybees", "the night sky", "tea", "mountains", "a city park", "robots",
+                "the ocean", "autumn leaves", "a bakery", "trains", "penguins", "a garden", "thunderstorms", "maps",
+                "a museum", "coffee", "snow", "forests", "a harbour", "the moon", "bridges", "rainbows", "deserts",
+                "a violin", "clocks", "a farm", "whales", "paper", "a marathon", "spiders", "castles", "the wind",
+                "a market garden", "fireflies", "islands", "a newspaper", "sailing", "caves"]
+EXTRA_TEMPLATES = ["Tell me something interesting about {}.", "Write two sentences about {}.",
+                   "What should a beginner know about {}?", "Describe {} to a child."]
 
 
 def _client(user) -> APIClient:
@@ -59,6 +67,11 @@ class Command(BaseCommand):
         parser.add_argument("--rounds", type=int, default=2)
         parser.add_argument("--model", default="tiny", help="registered name or model folder to start from")
         parser.add_argument("--labelers", type=int, default=3)
+        parser.add_argument("--overlap", type=int, default=1,
+                            help="labels per task (the campaign's labels_per_task): more, noisier labels per round")
+        parser.add_argument("--extra_prompts", type=int, default=0,
+                            help=f"templated training prompts added to the 24 demo prompts (at most "
+                                 f"{len(EXTRA_TOPICS) * len(EXTRA_TEMPLATES)}; topics disjoint from the held-out ones)")
         parser.add_argument("--noise", type=float, default=20.0,
                             help="std-dev of the labelers' noise in score units (characters for shorter/longer)")
         parser.add_argument("--prefer", default="shorter", help="the hidden preference: shorter, longer or marker:WORD")
@@ -88,7 +101,9 @@ class Command(BaseCommand):
         labelers = [SimulatedLabeler(_client(user_create_with_role(username=f"sim-labeler-{tag}-{i}",
                                                                    roles=[roles.LABELER])),
                                      self.pref, opts["noise"], random.Random(rng.random())) for i in range(opts["labelers"])]
-        campaign = self._campaign(tag)
+        if not 0 <= opts["extra_prompts"] <= len(EXTRA_TOPICS) * len(EXTRA_TEMPLATES) or opts["overlap"] < 1:
+            raise CommandError("--extra_prompts must be in 0..160 and --overlap at least 1")
+        campaign = self._campaign(tag, opts["overlap"], opts["extra_prompts"])
         base = _ok(self.api.post(f"{API}/models", {"name": f"sim-base-{tag}", "kind": "base",
                                                    "artifact_path": opts["model"]}, format="json"))
         self._first_outputs(campaign, base["id"], tag)
@@ -121,13 +136,17 @@ class Command(BaseCommand):
                 params.setdefault(stage, {}).update(values)
         return params
 
-    def _campaign(self, tag: str) -> dict:
+    def _campaign(self, tag: str, overlap: int, extra: int) -> dict:
         campaign = _ok(self.api.post(f"{API}/campaigns", {
             "name": f"simulated-{tag}", "task_kinds": ["demonstration", "ranking"], "completions_per_prompt": 4,
+            "labels_per_task": overlap,
             "guidelines": f"Helpful answers. (The simulated labelers' hidden preference: {self.pref.rule}.)"},
             format="json"))
         lines = [json.dumps({"messages": p["messages"], "author_id": p["author_id"], "category": p["category"]})
                  for p in DEMO_PROMPTS]
+        pairs = [(template, topic) for template in EXTRA_TEMPLATES for topic in EXTRA_TOPICS][:extra]
+        lines += [json.dumps({"prompt": template.format(topic), "author_id": f"sim-author-{i % 8}",
+                              "category": "generation"}) for i, (template, topic) in enumerate(pairs)]
         upload = io.BytesIO("\n".join(lines).encode())
         upload.name = "prompts.jsonl"
         _ok(self.api.post(f"{API}/campaigns/{campaign['id']}/prompts/import", {"file": upload}, format="multipart"))
