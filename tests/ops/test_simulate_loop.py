@@ -45,12 +45,14 @@ def test_one_simulated_round_through_the_real_system(data_dir, model_cache, sett
                                           "max_new_tokens": 8, "max_prompt_length": 48},
                                   "generate": {"max_new_tokens": 8}, "evaluate": {"max_new_tokens": 8}}))
     out = StringIO()
-    call_command("simulate_loop", rounds=1, labelers=2, noise=0.0, params=str(params), stdout=out)
+    call_command("simulate_loop", rounds=1, labelers=2, noise=0.0, overlap=2, extra_prompts=4, params=str(params),
+                 stdout=out)
     lines = out.getvalue().splitlines()
     header = next(i for i, line in enumerate(lines) if line.startswith("round |"))
     cells = [c.strip() for c in lines[header + 1].split("|")]
-    assert cells[:3] == ["1", "24", "24"]  # every demonstration and every first ranking task got labelled
+    # 24 demo prompts + 4 templated ones, each task labelled by both labelers (overlap 2)
+    assert cells[:3] == ["1", "56", "56"]  # every demonstration and every first ranking task, twice
     rm_noisy, ceiling, rm_clean, ppo_win = (float(c) for c in cells[3:7])
     assert ceiling == 1.0 and 0.0 <= rm_noisy <= 1.0 and 0.0 <= rm_clean <= 1.0 and 0.0 <= ppo_win <= 1.0
     assert Iteration.objects.get().status == "succeeded"
-    assert Ranking.objects.count() == 24
+    assert Ranking.objects.count() == 56
