@@ -10,10 +10,10 @@ from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from labeling.api.iterations import NameOrIdField
+from labeling.api.iterations import CampaignIdField, NameOrIdField
 from labeling.api.permissions import IsResearcher
 from labeling.api.research import _paginate
-from labeling.models import Campaign, DatasetSnapshot, Evaluation, ModelVersion
+from labeling.models import DatasetSnapshot, Evaluation, ModelVersion
 from labeling.api.label_quality import materialised
 from labeling.selectors.evaluations import evaluation_list, evaluation_progress, evaluation_results
 from labeling.services import evaluations as services
@@ -41,7 +41,7 @@ class EvaluationInput(serializers.Serializer):
     name = serializers.RegexField(NAME_RE, help_text="Letters, digits, '.', '_' or '-'.")
     policies = serializers.ListField(child=NameOrIdField(ModelVersion), min_length=2, max_length=10,
                                      help_text="Policies to compare (ids or names), at least two.")
-    prompt_campaign_id = serializers.IntegerField(min_value=1, required=False, allow_null=True,
+    prompt_campaign_id = CampaignIdField(required=False, allow_null=True,
                                                   help_text="Held-out prompts: every prompt of this campaign, or…")
     prompt_snapshot = NameOrIdField(DatasetSnapshot, required=False, allow_null=True,
                                     help_text="…every row of this prompts snapshot.")
@@ -102,13 +102,8 @@ class EvaluationListCreateApi(APIView):
         data = EvaluationInput(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
-        campaign = None
-        if v.get("prompt_campaign_id"):
-            campaign = Campaign.objects.filter(pk=v["prompt_campaign_id"]).first()
-            if campaign is None:
-                raise exceptions.ValidationError({"prompt_campaign_id": [f"no campaign {v['prompt_campaign_id']}"]})
         evaluation = services.evaluation_create(
-            name=v["name"], policies=v["policies"], prompt_campaign=campaign, prompt_snapshot=v.get("prompt_snapshot"),
+            name=v["name"], policies=v["policies"], prompt_campaign=v.get("prompt_campaign_id"), prompt_snapshot=v.get("prompt_snapshot"),
             generation_settings=v["generation_settings"], judge=v.get("judge"),
             labels_per_task=v["labels_per_task"], created_by=request.user)
         return Response(EvaluationOutput(_get(evaluation.pk), context={"detail": True}).data,

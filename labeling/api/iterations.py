@@ -1,6 +1,7 @@
 """Iteration endpoints: start one InstructGPT round, watch its stages, cancel, resume (researchers)."""
 from __future__ import annotations
 
+from django.core.validators import MinValueValidator
 from drf_spectacular.utils import extend_schema, extend_schema_field, inline_serializer
 from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
@@ -37,12 +38,30 @@ class NameOrIdField(serializers.Field):
         return {"id": value.pk, "name": value.name}
 
 
+class CampaignIdField(serializers.IntegerField):
+    """A campaign chosen by id: the view gets the Campaign, a missing one is a 400 naming the field."""
+
+    def __init__(self, **kwargs):
+        super().__init__(min_value=1, **kwargs)  # min_value documents the schema; checked below
+        # Validators run on the converted value, a Campaign, which a MinValueValidator cannot compare.
+        self.validators = [v for v in self.validators if not isinstance(v, MinValueValidator)]
+
+    def to_internal_value(self, data):
+        pk = super().to_internal_value(data)
+        if pk < 1:
+            raise serializers.ValidationError("ensure this value is greater than or equal to 1")
+        campaign = Campaign.objects.filter(pk=pk).first()
+        if campaign is None:
+            raise serializers.ValidationError(f"no campaign {pk}")
+        return campaign
+
+
 class IterationInput(serializers.Serializer):
     name = serializers.RegexField(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,150}$", required=False,
                                   help_text="Letters, digits, '.', '_' or '-'; also names its snapshots and models.")
     source_campaign_ids = serializers.ListField(child=serializers.IntegerField(min_value=1), min_length=1,
                                                 max_length=50)
-    target_campaign_id = serializers.IntegerField(min_value=1, required=False, allow_null=True,
+    target_campaign_id = CampaignIdField(required=False, allow_null=True,
                                                   help_text="Where the new policy's samples become ranking tasks "
                                                             "(default: the first source campaign).")
     base_model = NameOrIdField(ModelVersion, help_text="The policy the round starts from (id or name).")
@@ -91,14 +110,9 @@ class IterationListCreateApi(APIView):
         data = IterationInput(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
-        target = None
-        if v.get("target_campaign_id"):
-            target = Campaign.objects.filter(pk=v["target_campaign_id"]).first()
-            if target is None:
-                raise exceptions.ValidationError({"target_campaign_id": [f"no campaign {v['target_campaign_id']}"]})
         iteration = services.iteration_create(
             source_campaign_ids=v["source_campaign_ids"], base_model=v["base_model"], method=v["method"],
-            target_campaign=target, name=v.get("name"), params=v["params"], valid_fraction=v["valid_fraction"],
+            target_campaign=v.get("target_campaign_id"), name=v.get("name"), params=v["params"], valid_fraction=v["valid_fraction"],
             created_by=request.user)
         return Response(IterationOutput(_get(iteration.pk)).data, status=status.HTTP_201_CREATED)
 

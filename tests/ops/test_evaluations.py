@@ -191,6 +191,11 @@ def test_api_researchers_create_and_read_labelers_only_see_blind_tasks(policies,
     assert bad.status_code == 400 and "no model version 'nope'" in json.dumps(bad.json())
     bad = api.post("/api/v1/evaluations", {**body, "generation_settings": {"k": 4}}, format="json")
     assert bad.status_code == 400 and "k is always 1" in json.dumps(bad.json())
+    bad = api.post("/api/v1/evaluations", {**body, "prompt_campaign_id": 987654}, format="json")
+    assert bad.status_code == 400 and bad.json()["prompt_campaign_id"] == ["no campaign 987654"]
+    bad = api.post("/api/v1/iterations", {"source_campaign_ids": [source.pk], "base_model": policies[0].name,
+                                          "target_campaign_id": 987654}, format="json")
+    assert bad.status_code == 400 and bad.json()["target_campaign_id"] == ["no campaign 987654"]
 
     with django_capture_on_commit_callbacks(execute=False):
         r = api.post("/api/v1/evaluations", body, format="json")
