@@ -71,7 +71,7 @@ def _checkpoint_note(argv: list[str]) -> str:
     """Say truthfully whether a complete checkpoint exists to --resume from."""
     from pathlib import Path
 
-    from training.runio import latest_trainer_checkpoint, list_checkpoints
+    from training.checkpoints import latest_trainer_checkpoint, list_checkpoints
 
     out = _output_dir(argv)
     if out is None:

@@ -32,7 +32,7 @@ import torch
 
 from training.errors import TrainingInputError
 from training.modeling import pick_device, pick_dtype, seed_everything
-from training.runio import capture_rng_state, restore_rng_state
+from training.checkpoints import capture_rng_state, restore_rng_state
 
 if TYPE_CHECKING:
     from accelerate import Accelerator

@@ -27,7 +27,8 @@ from transformers import TrainerCallback
 from training.config import RunConfig
 from training.dist import launched_world_size
 from training.errors import TrainingInputError
-from training.runio import MODEL_MARKER, RunWriter, latest_trainer_checkpoint, progress_line, utc_now
+from training.checkpoints import latest_trainer_checkpoint
+from training.runio import MODEL_MARKER, RunWriter, progress_line, utc_now
 from training.runio import write_json_atomic
 
 # Trainer log keys copied into metrics rows as extras when present.

@@ -53,7 +53,8 @@ from training.order import batch_rows
 from training.reward_eval import TokRow, evaluate, normalization_offset, tokenize_rows
 from training.reward_loss import build_pair_index, kway_ranking_loss, pairwise_accuracy
 from training.reward_model import RewardModel, init_reward_model, pad_sequences
-from training.runio import RunWriter, Throughput, load_latest_checkpoint, progress_bar, save_checkpoint
+from training.checkpoints import load_latest_checkpoint, save_checkpoint
+from training.runio import RunWriter, Throughput, progress_bar
 from training.runio import save_model_atomic, stage_line
 
 

@@ -15,8 +15,8 @@ from training.data import (load_snapshot, ranking_pairs, read_jsonl, to_pairwise
                            validate_sft_row)
 from training.errors import TrainingInputError
 from training.modeling import check_model_dir, pick_device, pick_dtype
-from training.runio import (RunWriter, atomic_directory, list_checkpoints, load_latest_checkpoint,
-                            save_checkpoint)
+from training.checkpoints import list_checkpoints, load_latest_checkpoint, save_checkpoint
+from training.runio import RunWriter, atomic_directory
 
 
 @dataclass(kw_only=True)

@@ -56,7 +56,8 @@ from training.lowp import restore_fp32
 from training.ppo.context import Context
 from training.ppo.heldout import eval_prompts, evaluate_policy, hacking_warning
 from training.ppo.step import ppo_step
-from training.runio import RunWriter, load_latest_checkpoint, progress_bar, save_checkpoint, save_model_atomic
+from training.checkpoints import load_latest_checkpoint, save_checkpoint
+from training.runio import RunWriter, progress_bar, save_model_atomic
 from training.runio import stage_line
 
 __all__ = ["Context", "main", "ppo_step", "run"]
