@@ -18,6 +18,17 @@ LORA = types.SimpleNamespace(lora_rank=4, lora_alpha=8.0, lora_dropout=0.0, lora
                              lora_layers=0)
 
 
+def top_blocks_lora_policy(model_dir):
+    """The tiny model with adapters on its top 2 blocks, as if trained (B no longer zero)."""
+    policy = add_adapters(load_causal_lm(model_dir, torch.device("cpu"), torch.float32).eval(),
+                          types.SimpleNamespace(**{**vars(LORA), "lora_layers": 2}))
+    with torch.no_grad():
+        for name, p in policy.named_parameters():
+            if "lora_B" in name:
+                p.normal_(std=0.1)
+    return policy
+
+
 @pytest.fixture(scope="module")
 def prompts_snapshot(tmp_path_factory):
     topics = ["the sea", "a cat", "the moon", "coffee", "a robot", "music", "rain", "a garden"]
@@ -46,12 +57,7 @@ def test_replaying_the_frozen_lower_blocks_gives_the_full_forward_log_probs(tiny
     from training.ppo.prefix import FrozenPrefix
     from training.ppo.rollout import response_logprobs
 
-    policy = add_adapters(load_causal_lm(tiny_model_dir, torch.device("cpu"), torch.float32).eval(),
-                          types.SimpleNamespace(**{**vars(LORA), "lora_layers": 2}))
-    with torch.no_grad():
-        for name, p in policy.named_parameters():
-            if "lora_B" in name:
-                p.normal_(std=0.1)
+    policy = top_blocks_lora_policy(tiny_model_dir)
     prefix = FrozenPrefix(policy, 2)
     query, response = torch.randint(5, 500, (3, 7)), torch.randint(5, 500, (3, 5))
     query_mask, response_mask = torch.ones_like(query), torch.ones_like(response)
@@ -189,12 +195,7 @@ def test_a_rollout_reuses_the_lower_blocks_it_ran_while_sampling(tiny_model_dir)
     from training.reward_model import init_reward_model
 
     torch.manual_seed(0)
-    policy = add_adapters(load_causal_lm(tiny_model_dir, torch.device("cpu"), torch.float32).eval(),
-                          types.SimpleNamespace(**{**vars(LORA), "lora_layers": 2}))
-    with torch.no_grad():
-        for name, p in policy.named_parameters():
-            if "lora_B" in name:
-                p.normal_(std=0.1)
+    policy = top_blocks_lora_policy(tiny_model_dir)
     prefix, calls = FrozenPrefix(policy, 2), []
     prefix.decoder.layers[0].register_forward_pre_hook(lambda module, args: calls.append(args[0].shape[1]))
     value = init_reward_model(tiny_model_dir, "cpu", torch.float32)
@@ -223,12 +224,7 @@ def test_ptx_term_from_cached_lower_blocks_equals_the_full_forward(tiny_model_di
     from training.reward_model import pad_sequences
 
     torch.manual_seed(0)
-    policy = add_adapters(load_causal_lm(tiny_model_dir, torch.device("cpu"), torch.float32).eval(),
-                          types.SimpleNamespace(**{**vars(LORA), "lora_layers": 2}))
-    with torch.no_grad():
-        for name, p in policy.named_parameters():
-            if "lora_B" in name:
-                p.normal_(std=0.1)
+    policy = top_blocks_lora_policy(tiny_model_dir)
     tokenizer = load_tokenizer(tiny_model_dir)
     rows = [{"messages": [{"role": "user", "content": q}, {"role": "assistant", "content": a}]}
             for q, a in (("hi", "hello there"), ("name a colour", "blue, or perhaps a deep green"), ("2+2?", "4"))]
