@@ -2,7 +2,7 @@
 
 A ``HiddenPreference`` scores a text (shorter, longer, or saying a marker word more). A
 ``SimulatedLabeler`` holds an API token and works the queue like a person: ``POST /queue/next``, then
-submits a demonstration (an answer that follows the preference) or a ranking of the K outputs by the
+submits a demonstration (a helpful answer of varying length) or a ranking of the K outputs by the
 hidden score plus Gaussian noise (``noise`` is its standard deviation in score units: 0 = a perfect
 labeler). Nothing here touches the database
 directly; ``labeling.management.commands.simulate_loop`` uses it to run InstructGPT rounds.
@@ -51,14 +51,27 @@ class HiddenPreference:
         return [[cid for cid, value in noisy.items() if value == level] for level in levels]
 
     def demonstration(self, prompt_text: str, rng: random.Random) -> str:
-        """An answer a labeler following the hidden preference would write."""
-        topic = " ".join(prompt_text.split()[:8])
+        """An answer a helpful labeler would write: an opener, the request restated, then one to three sentences.
+
+        Demonstrators write helpful answers; they do not optimise the hidden preference, which the rankings
+        reveal (as in InstructGPT, where the comparisons teach what the demonstrations do not). So the length
+        and the wording vary, SFT learns that spread, and the rankings have something left to teach. A fixed
+        answer at the preference's optimum made SFT copy it verbatim and left PPO nothing to win.
+        """
+        topic = " ".join(prompt_text.split()[:8]).rstrip(".?!")
         opener = rng.choice(["Sure", "Of course", "Happy to help", "Certainly"])
-        if self.marker:
-            return f"{opener}, {self.marker}: here is a short answer about {topic}. {self.marker.capitalize()} ask for more."
-        if self.rule == "shorter":
-            return f"{opener}: {topic}."
-        return f"{opener}. Here is a thorough answer about {topic}, step by step, with examples and caveats " * 2
+        sentences = rng.sample(DEMO_SENTENCES, rng.randint(1, 3))
+        if self.marker and rng.random() < 0.5:
+            sentences[rng.randrange(len(sentences))] = f"{self.marker.capitalize()} ask if you want more."
+        return f"{opener}: {topic}. " + " ".join(sentences)
+
+
+# What the simulated demonstrators add after restating the request; generic, so any prompt fits.
+DEMO_SENTENCES = ["It is a good subject to start with.", "There is more to it than most people expect.",
+                  "A short book or a local guide is a fine place to learn more.",
+                  "Its history explains a lot about how it works today.", "Small details make it interesting.",
+                  "Many people enjoy it for years once they start.", "Try it yourself and see what you notice.",
+                  "The basics take an afternoon to learn."]
 
 
 def pair_accuracy(pairs: list[tuple[float, float]]) -> float | None:

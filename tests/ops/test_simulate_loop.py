@@ -28,6 +28,17 @@ def test_hidden_preference_ranks_by_its_rule_and_noise_flips_some_pairs():
         HiddenPreference("marker:")
 
 
+def test_demonstrations_are_on_topic_and_vary_in_length_and_wording():
+    """Demonstrators are not optimising the hidden preference: their answers spread, so the rankings teach."""
+    rng = random.Random(0)
+    demos = [HiddenPreference("shorter").demonstration("Tell me about owls.", rng) for _ in range(60)]
+    assert all(": Tell me about owls. " in d for d in demos)
+    assert len({d.count(".") for d in demos}) == 3  # one to three sentences after the restated request
+    assert len(set(demos)) > 30
+    marked = [HiddenPreference("marker:please").demonstration("Tell me about owls.", rng) for _ in range(60)]
+    assert 10 < sum("Please" in d for d in marked) < 50
+
+
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)  # jobs are dispatched after their commit, as in production
 def test_one_simulated_round_through_the_real_system(data_dir, model_cache, settings, tmp_path, monkeypatch):

@@ -4,7 +4,9 @@
     python manage.py simulate_loop --model smollm2-135m-instruct --rounds 1 --noise 0.5
 
 Simulated labelers (``labeling.simulation``) hold a hidden preference (shorter answers by default) and
-label through the REST API and the queue; each round is one iteration (POST /iterations: export →
+label through the REST API and the queue. Before round 1 they write the demonstrations, and an SFT model
+trained on them samples the first ranking tasks (``--first_ranked base``: the base model does). Each round
+is one iteration (POST /iterations: export →
 SFT → reward → PPO-ptx → generate → evaluate) whose jobs run in this process as a worker would; the
 iteration's new policy samples the next round's ranking tasks. Per round it prints: labels gathered,
 the reward model's held-out pairwise accuracy against the (noisy) labels, the noise ceiling (the hidden
@@ -28,6 +30,7 @@ from rest_framework.test import APIClient
 
 from labeling import roles
 from labeling.jobs.export_job import run_export
+from labeling.jobs.kinds import suggested_params
 from labeling.jobs.runner import run_job
 from labeling.management.commands._demo_prompts import DEMO_PROMPTS
 from labeling.models import DatasetSnapshot, Job, ModelVersion
@@ -43,6 +46,7 @@ EXTRA_TOPICS = ["rivers", "bicycles", "honeybees", "the night sky", "tea", "moun
                 "a museum", "coffee", "snow", "forests", "a harbour", "the moon", "bridges", "rainbows", "deserts",
                 "a violin", "clocks", "a farm", "whales", "paper", "a marathon", "spiders", "castles", "the wind",
                 "a market garden", "fireflies", "islands", "a newspaper", "sailing", "caves"]
+VALID_FRACTION = 0.25  # of the authors, held out of training in every snapshot the loop makes
 EXTRA_TEMPLATES = ["Tell me something interesting about {}.", "Write two sentences about {}.",
                    "What should a beginner know about {}?", "Describe {} to a child."]
 
@@ -78,6 +82,9 @@ class Command(BaseCommand):
         parser.add_argument("--dpo", action="store_true", help="also train DPO each round and report its win rate")
         parser.add_argument("--device", default="cpu")
         parser.add_argument("--seed", type=int, default=0)
+        parser.add_argument("--first_ranked", choices=["sft", "base"], default="sft",
+                            help="whose samples the labelers rank before round 1: an SFT model trained on their first "
+                                 "demonstrations (as InstructGPT did) or the base model")
         parser.add_argument("--params", default="", help="JSON file of per-stage params {stage: {field: value}}")
 
     def handle(self, *args, **opts):
@@ -106,10 +113,14 @@ class Command(BaseCommand):
         campaign = self._campaign(tag, opts["overlap"], opts["extra_prompts"])
         base = _ok(self.api.post(f"{API}/models", {"name": f"sim-base-{tag}", "kind": "base",
                                                    "artifact_path": opts["model"]}, format="json"))
-        self._first_outputs(campaign, base["id"], tag)
+        t0 = time.monotonic()
+        first = self._warm_start(campaign, base["id"], tag, labelers) if opts["first_ranked"] == "sft" else base["id"]
+        self._first_outputs(campaign, first, tag)
+        warm_s = time.monotonic() - t0
         held_out = self._held_out_prompts()
         self.stdout.write(f"simulate_loop: model={opts['model']} labelers={opts['labelers']} noise={opts['noise']} "
                           f"prefer={opts['prefer']} workdir={self.workdir}")
+        self.stdout.write(f"first ranking tasks: samples of the {opts['first_ranked']} model ({warm_s:.0f} s)")
         self.stdout.write("round | demos | rankings | RM acc vs labels | noise ceiling | RM acc vs true pref | "
                           "PPO win vs SFT | score SFT→PPO | KL | DPO win | wall s")
         start_model = base["id"]
@@ -153,11 +164,24 @@ class Command(BaseCommand):
         _ok(self.api.post(f"{API}/campaigns/{campaign['id']}/activate"))
         return campaign
 
-    def _first_outputs(self, campaign: dict, base_id: int, tag: str) -> None:
-        """K samples per prompt from the base model become the first ranking tasks (a generate job)."""
+    def _warm_start(self, campaign: dict, base_id: int, tag: str, labelers: list[SimulatedLabeler]) -> int:
+        """The labelers write the demonstrations, and an SFT job trains on them (the split and params round 1's
+        iteration will use); returns the SFT model, whose samples become the first ranking tasks, so that
+        round 1's reward model learns on outputs in the style PPO starts from."""
+        work_queue(labelers)  # only demonstration tasks exist yet
+        snap = _ok(self.api.post(f"{API}/snapshots", {"kind": "sft", "campaign_ids": [campaign["id"]],
+                                                      "valid_fraction": VALID_FRACTION, "name": f"sim-demos-{tag}"},
+                                 format="json"))
+        job = _ok(self.api.post(f"{API}/jobs", {"kind": "sft", "inputs": {"model": base_id, "data": snap["id"]},
+                                                "params": {**suggested_params("sft"), **self.params["sft"]}},
+                                format="json"))
+        return ModelVersion.objects.get(job_id=self._run(job["id"]).pk).pk
+
+    def _first_outputs(self, campaign: dict, model_id: int, tag: str) -> None:
+        """K samples per prompt from ``model_id`` become the first ranking tasks (a generate job)."""
         snap = _ok(self.api.post(f"{API}/snapshots", {"kind": "prompts", "campaign_ids": [campaign["id"]],
                                                       "name": f"sim-prompts-{tag}"}, format="json"))
-        job = _ok(self.api.post(f"{API}/jobs", {"kind": "generate", "inputs": {"model": base_id, "prompts": snap["id"]},
+        job = _ok(self.api.post(f"{API}/jobs", {"kind": "generate", "inputs": {"model": model_id, "prompts": snap["id"]},
                                                 "params": {**self.params["generate"], "campaign": campaign["id"]}},
                                 format="json"))
         self._run(job["id"])
@@ -183,7 +207,7 @@ class Command(BaseCommand):
         params = {s: v for s, v in self.params.items() if s != "dpo"}
         it = _ok(self.api.post(f"{API}/iterations", {
             "name": f"sim-{tag}-r{r}", "source_campaign_ids": [campaign["id"]], "target_campaign_id": campaign["id"],
-            "base_model": start_model, "method": "ppo", "valid_fraction": 0.25, "params": params}, format="json"))
+            "base_model": start_model, "method": "ppo", "valid_fraction": VALID_FRACTION, "params": params}, format="json"))
         while (job := Job.objects.filter(iteration_id=it["id"], status=Job.Status.QUEUED).order_by("id").first()):
             self._run(job.pk)
             iteration_advance(iteration_id=it["id"])  # idempotent: finishing the job already advanced it
