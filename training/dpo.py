@@ -84,7 +84,7 @@ def to_pairs(rows: list[dict]) -> int:
 def run(cfg: DPORunConfig, callbacks=()) -> dict:
     """Validate inputs, train, save ``model/`` atomically and write result.json; return the result."""
     from training.data import load_snapshot
-    from training.hf_glue import prepare_writer, save_trainer_model, train_with_resume
+    from training.hf_glue import prepare_writer, save_trainer_model, store_frozen_weights_in, train_with_resume
     from training.modeling import pick_device, pick_dtype, resolve_model, seed_everything
 
     snapshot = load_snapshot(cfg.data, "comparisons")
@@ -95,6 +95,7 @@ def run(cfg: DPORunConfig, callbacks=()) -> dict:
     seed_everything(cfg.seed)
     writer = prepare_writer(cfg, device)
     trainer = build_trainer(cfg, snapshot, model_path, writer, device, dtype, callbacks)
+    store_frozen_weights_in(trainer, dtype, model_path)
     train_with_resume(trainer, writer, cfg.resume)
     evaluation = trainer.evaluate() if trainer.eval_dataset is not None else {}
     save_trainer_model(trainer, writer.model_dir, info={"kind": "policy", "method": "dpo",

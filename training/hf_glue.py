@@ -5,8 +5,9 @@
 * :func:`train_with_resume` runs ``trainer.train`` from the last complete checkpoint.
 
 Precision: Trainer-based commands keep fp32 master weights and use bf16 autocast
-when :func:`training.modeling.pick_dtype` chooses bf16 (CUDA with bf16 support);
-on CPU everything is fp32.
+when :func:`training.modeling.pick_dtype` chooses bf16 (CUDA with bf16 support, or
+a CPU with native bf16 and a wide enough model); a LoRA run's frozen weights are
+then stored in bf16 (:func:`store_frozen_weights_in`).
 
 Several processes (``accelerate launch``): the Trainer is accelerate-aware;
 ``--batch_size`` stays the global batch (split evenly over processes, as in
@@ -28,7 +29,7 @@ from training.config import RunConfig
 from training.dist import launched_world_size
 from training.errors import TrainingInputError
 from training.checkpoints import latest_trainer_checkpoint
-from training.runio import MODEL_MARKER, RunWriter, progress_line, utc_now
+from training.runio import MODEL_MARKER, RunWriter, enable_kv_cache, progress_line, utc_now
 from training.runio import write_json_atomic
 
 # Trainer log keys copied into metrics rows as extras when present.
@@ -108,6 +109,24 @@ def trainer_kwargs(cfg: RunConfig, writer: RunWriter, device: torch.device, dtyp
     )
 
 
+def store_frozen_weights_in(trainer, dtype: torch.dtype, model_path) -> None:
+    """Store a LoRA run's frozen weights in the bf16 compute dtype (:mod:`training.lowp`).
+
+    Under bf16 autocast the Trainer would otherwise cast every frozen fp32 weight again in every
+    forward; the forwards are bit-identical either way. Call it after the Trainer has added the
+    adapters and before ``train()`` builds the optimizer (which holds only the adapters). Not under
+    FSDP or DeepSpeed, whose flattened parameters need one dtype. ``_save_merged`` puts the exact fp32
+    weights back before merging.
+    """
+    from training.lora import has_adapters
+    from training.lowp import store_frozen_in
+
+    if getattr(trainer, "is_fsdp_enabled", False) or getattr(trainer, "is_deepspeed_enabled", False):
+        return
+    if has_adapters(trainer.model):
+        trainer.prefloop_lowp = (store_frozen_in(trainer.model, dtype), str(model_path))
+
+
 def per_process_batch(batch_size: int) -> int:
     """The Trainer's per-device batch for our global ``batch_size`` (as in reward and ppo).
 
@@ -169,6 +188,7 @@ def save_trainer_model(trainer, model_dir: Path, info: dict) -> None:
         # With sharded FSDP state dicts (docker/accelerate/fsdp.yaml: fast, resumable checkpoints)
         # Trainer.save_model writes no weights at all; the final model must be gathered whole.
         trainer.accelerator.state.fsdp_plugin.set_state_dict_type("FULL_STATE_DICT")
+    enable_kv_cache(trainer.accelerator.unwrap_model(trainer.model))
     trainer.save_model(str(tmp))  # model weights + config + tokenizer (processing_class)
     if not trainer.is_world_process_zero():
         return
@@ -190,10 +210,15 @@ def _save_merged(trainer, model_dir: Path, info: dict) -> None:
     Not for sharded (FSDP/DeepSpeed) runs: merging needs the whole model in one process.
     """
     from training.lora import merge_adapters
+    from training.lowp import restore_fp32
     from training.runio import save_model_atomic
 
     trainer.accelerator.wait_for_everyone()
     if not trainer.is_world_process_zero():
         return
-    merged = merge_adapters(trainer.accelerator.unwrap_model(trainer.model))
+    model = trainer.accelerator.unwrap_model(trainer.model)
+    lowp = getattr(trainer, "prefloop_lowp", None)
+    if lowp is not None:
+        restore_fp32(model, *lowp)  # merge into the exact fp32 base weights, not their bf16 rounding
+    merged = merge_adapters(model)
     save_model_atomic(merged, trainer.processing_class, model_dir, info={**info, "lora_merged": True})

@@ -132,7 +132,7 @@ def build_trainer(cfg: SFTRunConfig, snapshot, model_path, writer, device, dtype
 def run(cfg: SFTRunConfig, callbacks=()) -> dict:
     """Validate inputs, train, save ``model/`` atomically and write result.json; return the result."""
     from training.data import load_snapshot
-    from training.hf_glue import prepare_writer, save_trainer_model, train_with_resume
+    from training.hf_glue import prepare_writer, save_trainer_model, store_frozen_weights_in, train_with_resume
     from training.modeling import load_tokenizer, pick_device, pick_dtype, resolve_model, seed_everything
 
     snapshot = load_snapshot(cfg.data, "sft")  # validate every row before touching a model
@@ -145,6 +145,7 @@ def run(cfg: SFTRunConfig, callbacks=()) -> dict:
     seed_everything(cfg.seed)
     writer = prepare_writer(cfg, device)
     trainer = build_trainer(cfg, snapshot, model_path, writer, device, dtype, callbacks)
+    store_frozen_weights_in(trainer, dtype, model_path)
     train_with_resume(trainer, writer, cfg.resume)
     eval_loss = trainer.evaluate().get("eval_loss") if snapshot.valid else None
     save_trainer_model(trainer, writer.model_dir,

@@ -99,3 +99,18 @@ def test_nucleus_matches_full_sort(scale):
     assert torch.equal(kept, (ref > 0).sum(-1))
     assert torch.allclose(vals.sum(-1), ref.sum(-1)) and (vals.sum(-1) >= 0.9 - 1e-6).all()
     assert torch.equal(probs.gather(-1, ids)[vals > 0], vals[vals > 0])
+
+
+def test_samples_with_the_kv_cache_even_when_the_saved_config_turns_it_off(tiny_model_dir):
+    """A trainer saves use_cache=false; sampling must still feed one new token per step, not the whole text."""
+    tok = load_tokenizer(tiny_model_dir, padding_side="left")
+    model = load_causal_lm(tiny_model_dir, torch.device("cpu"), torch.float32).eval()
+    model.config.use_cache = False
+    widths = []
+    hook = model.model.register_forward_pre_hook(lambda _m, _a, kw: widths.append(kw["input_ids"].shape[1]),
+                                                 with_kwargs=True)
+    try:
+        generate_completions(model, tok, mixed_prompts(2), GenerationSettings(k=1, temperature=0.0, max_new_tokens=6))
+    finally:
+        hook.remove()
+    assert widths[0] > 1 and set(widths[1:]) == {1}, widths

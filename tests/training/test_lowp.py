@@ -57,3 +57,35 @@ def test_a_sampling_model_holds_its_linear_weights_in_the_compute_dtype(tiny_mod
     ids = torch.randint(3, 200, (2, 9), generator=torch.Generator().manual_seed(2))
     assert model.model.layers[0].mlp.up_proj.weight.dtype == torch.bfloat16
     assert torch.equal(_logits(model, ids), _logits(plain, ids))
+
+
+def test_lora_sft_trains_on_bf16_frozen_weights_and_saves_the_exact_fp32_ones(tiny_model_dir, tmp_path):
+    """The Trainer-based commands (sft, dpo) get the same treatment: frozen weights in bf16 while training,
+    the untouched weights saved bit-for-bit as they were loaded."""
+    from safetensors.torch import load_file
+    from transformers import TrainerCallback
+
+    from helpers import make_sft
+    from training.config import parse_config
+    from training.sft import SFTRunConfig, run
+
+    seen = {}
+
+    class FrozenDtype(TrainerCallback):
+        def on_step_end(self, args, state, control, model=None, **kwargs):
+            for name, p in model.named_parameters():
+                if name.endswith("layers.0.self_attn.q_proj.weight"):  # below the adapted blocks: frozen
+                    seen["frozen"] = p.dtype
+
+    out = tmp_path / "run"
+    cfg = parse_config(SFTRunConfig, ["--model", str(tiny_model_dir), "--data", str(make_sft(tmp_path / "d", n=8)),
+                                      "--output_dir", str(out), "--max_steps", "2", "--batch_size", "4",
+                                      "--lora_rank", "4", "--lora_layers", "1", "--precision", "bf16",
+                                      "--learning_rate", "1e-2", "--save_steps", "0"])
+    run(cfg, callbacks=[FrozenDtype()])
+    assert seen["frozen"] == torch.bfloat16
+    before, after = load_file(tiny_model_dir / "model.safetensors"), load_file(out / "model" / "model.safetensors")
+    top = max(int(k.split(".")[2]) for k in before if ".layers." in k)
+    untouched = [k for k in before if f".layers.{top}." not in k]
+    assert untouched and all(after[k].dtype == torch.float32 and torch.equal(before[k], after[k]) for k in untouched)
+    assert any(not torch.equal(before[k], after[k]) for k in before if f".layers.{top}." in k)  # the adapted block

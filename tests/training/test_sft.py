@@ -47,6 +47,8 @@ def test_sft_cli_writes_model_metrics_result(tiny_model_dir, tmp_path):
     from transformers import AutoModelForCausalLM
 
     AutoModelForCausalLM.from_pretrained(out / "model")  # loadable as a plain HF model
+    # saved for sampling: the KV cache the trainer switched off is on again for a client's generate()
+    assert json.loads((out / "model" / "config.json").read_text())["use_cache"] is True
 
 
 def test_loss_only_on_final_demonstration(tiny_model_dir, tmp_path):

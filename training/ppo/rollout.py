@@ -103,7 +103,7 @@ def sample_responses(policy, tokenizer, query_ids, query_mask, *, max_new_tokens
     stop = eos_ids(policy, tokenizer)
     config = GenerationConfig(
         do_sample=True, temperature=temperature, top_k=0, top_p=1.0, max_new_tokens=max_new_tokens,
-        eos_token_id=stop, pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=stop, pad_token_id=tokenizer.pad_token_id, use_cache=True,  # whatever the model's config says
     )
     with autocast(query_ids.device, dtype):
         out = policy.generate(input_ids=query_ids, attention_mask=query_mask, generation_config=config)
