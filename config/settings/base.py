@@ -71,7 +71,11 @@ DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'prefloop.sqlite3'}"),
 }
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+_SQLITE = DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3"
+if _SQLITE:
+    # Django's SQLite backend with writers queued on a file lock instead of SQLite's sleeping busy
+    # handler (config/sqlite_backend/base.py): the embedded default's tail latency under concurrency.
+    DATABASES["default"]["ENGINE"] = "config.sqlite_backend"
     # The embedded default keeps its database in var/: make sure a fresh clone has the folder.
     if DATABASES["default"]["NAME"] not in ("", ":memory:"):
         Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
@@ -85,7 +89,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 # the PRAGMAs above, an empty page cache) cost the embedded default several ms of CPU per request
 # (bench/embedded_vs_postgres.sh).
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
-if DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3":
+if not _SQLITE:
     # A persistent connection is checked (one ``SELECT 1`` round trip) before its first use in each
     # request, so a database restart costs no failed request. Off saves that round trip on every
     # request (within the noise of bench/run_labeling_load.sh here); then the first request on each

@@ -24,6 +24,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.management import call_command
+from django.db import connection
 from django.core.management.base import BaseCommand
 
 STOP_GRACE_S = 20.0
@@ -108,7 +109,7 @@ class Command(BaseCommand):
         db = settings.DATABASES["default"]
         self.stdout.write(self.style.SUCCESS(
             f"Prefloop is starting on http://{bind}/  (API docs: http://{bind}/api/docs/, admin: http://{bind}/admin/)\n"
-            f"  database: {db['ENGINE'].rsplit('.', 1)[-1]} {db['NAME']}\n"
+            f"  database: {connection.vendor} {db['NAME']}\n"
             f"  broker:   {settings.CELERY_BROKER_URL}\n"
             f"  Ctrl-C stops web, worker and beat."
         ))
