@@ -87,8 +87,8 @@ def save_model_atomic(model, tokenizer, model_dir: str | os.PathLike, info: dict
 def enable_kv_cache(model) -> None:
     """Turn the KV cache back on in ``model``'s config before it is saved.
 
-    Trainers switch it off for training; a saved model is for sampling, and a client's ``generate()``
-    without the cache recomputes the whole sequence for every new token (4x slower for SmolLM2 here).
+    Trainers switch it off for training. A saved model is for sampling: with ``use_cache: false`` in
+    its config, a client's own forward passes return no KV cache (``generate()`` uses one anyway).
     """
     config = getattr(model, "config", None)
     if config is not None and getattr(config, "use_cache", None) is False:
