@@ -38,6 +38,7 @@ from labeling.services.iterations import iteration_advance
 from labeling.services.users import user_create_with_role, user_token_create
 from labeling.simulation import API, HiddenPreference, SimulatedLabeler, pair_accuracy, ranked_pairs, work_queue
 
+VALID_FRACTION = 0.25  # of the authors, held out of training in every snapshot the loop makes
 HELD_OUT_TOPICS = ["a lighthouse", "bread baking", "a chess opening", "desert plants", "a train journey",
                    "jazz", "volcanoes", "a library", "kites", "glaciers", "a street market", "owls"]
 # Training prompts beyond the demo campaign's 24 (--extra_prompts): topics disjoint from the held-out ones.
@@ -46,7 +47,6 @@ EXTRA_TOPICS = ["rivers", "bicycles", "honeybees", "the night sky", "tea", "moun
                 "a museum", "coffee", "snow", "forests", "a harbour", "the moon", "bridges", "rainbows", "deserts",
                 "a violin", "clocks", "a farm", "whales", "paper", "a marathon", "spiders", "castles", "the wind",
                 "a market garden", "fireflies", "islands", "a newspaper", "sailing", "caves"]
-VALID_FRACTION = 0.25  # of the authors, held out of training in every snapshot the loop makes
 EXTRA_TEMPLATES = ["Tell me something interesting about {}.", "Write two sentences about {}.",
                    "What should a beginner know about {}?", "Describe {} to a child."]
 
