@@ -47,7 +47,7 @@ def _args():
     p.add_argument("--jobs", type=int, default=20_000)
     p.add_argument("--models", type=int, default=2_000)
     p.add_argument("--reps", type=int, default=30)
-    p.add_argument("--baseline-reps", type=int, default=3)
+    p.add_argument("--baseline-reps", type=int, default=3, help="0: do not measure the old code paths")
     p.add_argument("--reuse", action="store_true", help="keep the filled database, measure again")
     p.add_argument("--only", default="", help="comma-separated endpoints to measure (default: all)")
     return p.parse_args()
@@ -213,7 +213,7 @@ def main() -> None:
             continue
         new(), new()  # warm
         n50, n99, c50 = _time(new, ARGS.reps)
-        if old is None:
+        if old is None or ARGS.baseline_reps == 0:
             print(f"{name:<12} {n50:>10.1f} {n99:>10.1f} {c50:>8.1f} {'-':>11} {'-':>11} {'-':>9}")
             continue
         o50, o99, _ = _time(old, ARGS.baseline_reps)
