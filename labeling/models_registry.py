@@ -54,6 +54,8 @@ class Iteration(TimeStamped):
                                         related_name="iterations_fed")
     base_model = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="iterations_started")
     params = models.JSONField(default=dict, blank=True, help_text="Per-stage job params: {stage: {field: value}}.")
+    skip_sft = models.BooleanField(default=False, help_text="The base model (an sft or policy model) is this round's "
+                                                            "SFT model: no SFT stage is trained.")
     valid_fraction = models.FloatField(default=0.1)
     error = models.TextField(blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

@@ -66,6 +66,8 @@ class IterationInput(serializers.Serializer):
                                                             "(default: the first source campaign).")
     base_model = NameOrIdField(ModelVersion, help_text="The policy the round starts from (id or name).")
     method = serializers.ChoiceField(choices=Iteration.Method.choices, default=Iteration.Method.PPO)
+    skip_sft = serializers.BooleanField(default=False, help_text="The base model (an sft or policy model) is this "
+                                        "round's SFT model: no SFT stage is trained.")
     valid_fraction = serializers.FloatField(min_value=0.0, max_value=0.9, default=0.1)
     params = FreeJSONObjectField(required=False, default=dict,
                                  help_text='Per-stage params: {"sft": {"max_steps": 20}, "ppo": {...}}.')
@@ -78,8 +80,8 @@ class IterationOutput(serializers.ModelSerializer):
 
     class Meta:
         model = Iteration
-        fields = ["id", "name", "status", "method", "source_campaigns", "target_campaign", "base_model", "params",
-                  "valid_fraction", "error", "created_by", "created_at", "finished_at"]
+        fields = ["id", "name", "status", "method", "source_campaigns", "target_campaign", "base_model", "skip_sft",
+                  "params", "valid_fraction", "error", "created_by", "created_at", "finished_at"]
 
     def get_base_model(self, obj) -> dict:
         return {"id": obj.base_model_id, "name": obj.base_model.name}
@@ -112,8 +114,8 @@ class IterationListCreateApi(APIView):
         v = data.validated_data
         iteration = services.iteration_create(
             source_campaign_ids=v["source_campaign_ids"], base_model=v["base_model"], method=v["method"],
-            target_campaign=v.get("target_campaign_id"), name=v.get("name"), params=v["params"], valid_fraction=v["valid_fraction"],
-            created_by=request.user)
+            target_campaign=v.get("target_campaign_id"), name=v.get("name"), params=v["params"],
+            valid_fraction=v["valid_fraction"], skip_sft=v["skip_sft"], created_by=request.user)
         return Response(IterationOutput(_get(iteration.pk)).data, status=status.HTTP_201_CREATED)
 
 

@@ -39,6 +39,8 @@ def iteration_outputs(iteration: Iteration, latest: dict[str, Job] | None = None
     succeeded = [j.pk for s, j in latest.items() if s in STAGE_MODEL and j.status == Job.Status.SUCCEEDED]
     for model in ModelVersion.objects.filter(job_id__in=succeeded).select_related("job"):
         out[STAGE_MODEL[model.job.stage]] = model
+    if iteration.skip_sft:
+        out["sft_model"] = iteration.base_model
     return out
 
 
@@ -79,6 +81,10 @@ def iteration_stages(iteration: Iteration, latest: dict[str, Job] | None = None)
     stages = []
     for stage in STAGES[iteration.method]:
         job = latest.get(stage)
+        if stage == "sft" and iteration.skip_sft:
+            stages.append({"name": stage, "status": "skipped", "job": None, "started_at": None, "finished_at": None,
+                           "duration_s": None, "metric": None, "error": "", "attempts": 0})
+            continue
         if job is None:
             stages.append({"name": stage, "status": "pending", "job": None, "started_at": None, "finished_at": None,
                            "duration_s": None, "metric": None, "error": "", "attempts": 0})

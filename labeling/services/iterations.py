@@ -3,7 +3,8 @@
 export (sft, comparisons and prompts snapshots of the source campaigns) → SFT from the base model →
 reward model from the SFT model → PPO-ptx (or DPO) from the SFT model → generate K samples per prompt
 with the new policy (they become ranking tasks in the target campaign) → evaluate the new policy
-against its parent, the SFT model, judged by the reward model.
+against its parent, the SFT model, judged by the reward model. With ``skip_sft`` the base model (already
+fine-tuned) is the SFT model and the SFT stage does not run.
 
 The state of each stage is its latest job (``Job.iteration`` + ``Job.stage``); ``iteration_advance``
 reads them and starts the next stage when the previous one succeeded. It runs as soon as a job of the
@@ -33,6 +34,12 @@ STAGES = {
     Iteration.Method.DPO: ["export", "sft", "reward", "dpo", "generate", "evaluate"],
 }
 POLICY_KINDS = (ModelVersion.Kind.BASE, ModelVersion.Kind.SFT, ModelVersion.Kind.POLICY)
+SFT_KINDS = (ModelVersion.Kind.SFT, ModelVersion.Kind.POLICY)  # already fine-tuned: may stand in for the SFT stage
+
+
+def stages_to_run(iteration: Iteration) -> list[str]:
+    """The stages this iteration runs, in order (without SFT when the base model is its SFT model)."""
+    return [s for s in STAGES[iteration.method] if not (s == "sft" and iteration.skip_sft)]
 
 
 def _validate_stage_params(method: str, params) -> dict:
@@ -57,14 +64,21 @@ def _validate_stage_params(method: str, params) -> dict:
 
 def iteration_create(*, source_campaign_ids: list[int], base_model: ModelVersion, method: str = "ppo",
                      target_campaign: Campaign | None = None, name: str | None = None, params: dict | None = None,
-                     valid_fraction: float = 0.1, created_by=None) -> Iteration:
+                     valid_fraction: float = 0.1, skip_sft: bool = False, created_by=None) -> Iteration:
     """Start an iteration: record it and queue its export stage. Every stage's params are validated now, so a
-    typo fails here and not hours later. Raises ValidationError naming the field."""
+    typo fails here and not hours later. ``skip_sft``: the base model (an sft or policy model) is the round's
+    SFT model, so the reward model, PPO/DPO and the evaluation start from it and no SFT job runs (the SFT
+    snapshot is still exported: PPO-ptx mixes it in). Raises ValidationError naming the field."""
     if method not in STAGES:
         raise ValidationError({"method": [f"must be one of {', '.join(STAGES)}"]})
     if base_model.kind not in POLICY_KINDS:
         raise ValidationError({"base_model": [f"{base_model.name!r} is a {base_model.kind} model; an iteration "
                                               f"starts from a base, sft or policy model"]})
+    if skip_sft and base_model.kind not in SFT_KINDS:
+        raise ValidationError({"skip_sft": [f"{base_model.name!r} is a {base_model.kind} model: only an sft or "
+                                            f"policy model can stand in for the SFT stage"]})
+    if skip_sft and isinstance(params, dict) and "sft" in params:
+        raise ValidationError({"params": ["sft: no SFT stage runs when skip_sft is true"]})
     params = _validate_stage_params(method, params)
     campaigns = list(Campaign.objects.filter(pk__in=source_campaign_ids))
     missing = sorted(set(source_campaign_ids) - {c.pk for c in campaigns})
@@ -76,7 +90,7 @@ def iteration_create(*, source_campaign_ids: list[int], base_model: ModelVersion
         raise ValidationError({"name": [f"an iteration named {name!r} already exists"]})
     with transaction.atomic():
         iteration = Iteration.objects.create(name=name, method=method, base_model=base_model, params=params,
-                                             target_campaign=target_campaign or campaigns[0],
+                                             skip_sft=skip_sft, target_campaign=target_campaign or campaigns[0],
                                              valid_fraction=valid_fraction, created_by=created_by)
         iteration.source_campaigns.set(campaigns)
         export_job_create(campaign_ids=[c.pk for c in campaigns], name=name, valid_fraction=valid_fraction,
@@ -120,7 +134,7 @@ def iteration_advance(*, iteration_id: int) -> str | None:
         if iteration is None or iteration.status != Iteration.Status.RUNNING:
             return iteration.status if iteration else None
         latest = latest_stage_jobs(iteration)
-        for stage in STAGES[iteration.method]:
+        for stage in stages_to_run(iteration):
             job = latest.get(stage)
             if job is None:
                 try:

@@ -193,7 +193,14 @@ def test_researcher_starts_an_iteration_and_watches_its_stages(page: Page, shot,
     expect(form.get_by_role("alert").filter(has_text="Pick at least one campaign")).to_be_visible()
     form.get_by_label("Name (optional)").fill("round-1")
     form.get_by_role("checkbox", name=re.compile("^Support rankings")).check()
+    # An already fine-tuned base model may stand in for the SFT stage: then no SFT params are shown.
+    skip_sft = form.get_by_role("checkbox", name=re.compile("^Skip SFT"))
+    form.get_by_label(re.compile("^Base model")).select_option(label="sft-v1 (sft)")
+    skip_sft.check()
+    expect(form.locator("summary", has_text="SFT parameters")).to_have_count(0)
+    skip_sft.uncheck()
     form.get_by_label(re.compile("^Base model")).select_option(label="tiny-base (base)")
+    expect(skip_sft).to_be_disabled()  # a base model is not fine-tuned
     form.get_by_role("radio", name="DPO").check()
     # Per-stage params are folded, prefilled with the suggested values; only changed ones are sent.
     form.locator("summary", has_text="SFT parameters").click()

@@ -8,7 +8,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
 from labeling.jobs.services import model_version_create
-from labeling.models import Iteration, Job
+from labeling.models import Iteration, Job, ModelVersion
 from labeling.selectors.iterations import iteration_detail
 from labeling.services.errors import Conflict
 from labeling.services.exports import snapshot_create
@@ -107,3 +107,30 @@ def test_a_campaign_starts_its_next_iteration_after_n_new_rankings(labeled, base
     assert iterations_trigger_due() == []  # one is running
     Iteration.objects.filter(pk=started).update(status="succeeded")
     assert iterations_trigger_due() == []  # no new rankings since it started
+
+
+def test_skip_sft_uses_the_fine_tuned_base_model_as_the_rounds_sft_model(labeled, base):
+    with pytest.raises(ValidationError, match="only an sft or policy model can stand in for the SFT stage"):
+        _start(labeled, base, skip_sft=True)
+    sft = model_version_create(name="warm-sft", kind="sft", artifact_path="tiny", parent=base)
+    with pytest.raises(ValidationError, match="no SFT stage runs when skip_sft is true"):
+        _start(labeled, sft, skip_sft=True, params={"sft": {"max_steps": 3}})
+    assert not Iteration.objects.exists()
+
+    iteration = _start(labeled, sft, name="it-skip", skip_sft=True)
+    _finish_export(iteration, labeled)
+    iteration_advance(iteration_id=iteration.pk)
+    reward = iteration.jobs.get(stage="reward")  # straight after the export: no SFT job
+    assert reward.inputs["model"]["id"] == sft.pk
+    assert not iteration.jobs.filter(stage="sft").exists()
+    detail = iteration_detail(iteration)
+    assert detail["sft_model"] == {"id": sft.pk, "name": "warm-sft"} and detail["current_stage"] == "reward"
+    assert [s["status"] for s in detail["stages"]] == ["succeeded", "skipped", "queued", "pending", "pending",
+                                                      "pending"]
+
+    rm = model_version_create(name="it-skip-rm", kind="reward", artifact_path="tiny")
+    ModelVersion.objects.filter(pk=rm.pk).update(job=reward)
+    Job.objects.filter(pk=reward.pk).update(status=Job.Status.SUCCEEDED)
+    iteration_advance(iteration_id=iteration.pk)
+    ppo = iteration.jobs.get(stage="ppo")
+    assert ppo.inputs["model"]["id"] == sft.pk and ppo.inputs["ptx_data"]["name"] == "it-skip-sft"

@@ -170,3 +170,21 @@ def test_snapshot_quality_options_are_checked_and_recorded(labeled, data_dir):
                                          "quality": {"exclude_flagged": True}}, format="json")
     assert r.status_code == 201, r.content
     assert r.json()["filters"]["quality"]["exclude_flagged"] is True
+
+
+def test_an_iteration_can_use_its_fine_tuned_base_model_as_its_sft_model(labeled, data_dir, no_enqueue):
+    client = client_for(roles.RESEARCHER)
+    base = client.post(API + "/models", {"name": "b", "kind": "base", "artifact_path": "tiny"}, format="json").json()
+    sft = client.post(API + "/models", {"name": "s", "kind": "sft", "artifact_path": "tiny", "parent": base["id"]},
+                      format="json")
+    assert sft.status_code == 201, sft.content
+    body = {"source_campaign_ids": [labeled.campaign.pk], "skip_sft": True}
+    bad = client.post(API + "/iterations", {**body, "base_model": "b"}, format="json")
+    assert bad.status_code == 400 and "only an sft or policy model can stand in" in bad.json()["skip_sft"][0]
+    bad = client.post(API + "/iterations", {**body, "base_model": "s", "skip_sft": "maybe"}, format="json")
+    assert bad.status_code == 400 and "skip_sft" in bad.json()
+    r = client.post(API + "/iterations", {**body, "base_model": "s"}, format="json")
+    assert r.status_code == 201, r.content
+    shown = r.json()
+    assert shown["skip_sft"] is True and shown["sft_model"] == {"id": sft.json()["id"], "name": "s"}
+    assert [(s["name"], s["status"]) for s in shown["stages"]][:2] == [("export", "queued"), ("sft", "skipped")]

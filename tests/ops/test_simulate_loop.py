@@ -65,5 +65,8 @@ def test_one_simulated_round_through_the_real_system(data_dir, model_cache, sett
     assert cells[:3] == ["1", "56", "56"]  # every demonstration and every first ranking task, twice
     rm_noisy, ceiling, rm_clean, ppo_win = (float(c) for c in cells[3:7])
     assert ceiling == 1.0 and 0.0 <= rm_noisy <= 1.0 and 0.0 <= rm_clean <= 1.0 and 0.0 <= ppo_win <= 1.0
-    assert Iteration.objects.get().status == "succeeded"
+    iteration = Iteration.objects.get()
+    assert iteration.status == "succeeded"
+    # Round 1 builds on the warm-start SFT model instead of training the same SFT again.
+    assert iteration.skip_sft and iteration.base_model.kind == "sft" and not iteration.jobs.filter(stage="sft").exists()
     assert Ranking.objects.count() == 56

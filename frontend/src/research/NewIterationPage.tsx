@@ -3,7 +3,7 @@ import { useNavigate } from 'react-router-dom'
 import { api } from '../api'
 import { CampaignChecklist } from './CampaignChecklist'
 import { useResource } from './hooks'
-import { buildIterationBody, initialIterationState, iterationFields, type IterationFormState, stageParams, trainingStages } from './iterationForm'
+import { buildIterationBody, initialIterationState, iterationFields, type IterationFormState, SFT_STANDIN_KINDS, stageParams, trainingStages } from './iterationForm'
 import type { FieldValue } from './jobForm'
 import { ParamFields } from './ParamFields'
 import { type KindSpec, type Method, researchApi } from './researchApi'
@@ -29,11 +29,13 @@ function IterationForm({ kinds }: { kinds: KindSpec[] }) {
   // The policies a round may start from: whatever an SFT job accepts as its model.
   const baseKinds = kinds.find((k) => k.kind === 'sft')?.inputs.find((i) => i.name === 'model')?.kinds ?? ['base', 'sft', 'policy']
   const bases = (models.data ?? []).filter((m) => baseKinds.includes(m.kind))
+  const baseKind = bases.find((m) => String(m.id) === s.base)?.kind
+  const canSkipSft = !!baseKind && SFT_STANDIN_KINDS.includes(baseKind)
   const set = <K extends keyof IterationFormState>(key: K, v: IterationFormState[K]) => setS((x) => ({ ...x, [key]: v }))
   const setParam = (kind: string) => (name: string, v: FieldValue) => setS((x) => ({ ...x, stages: { ...x.stages, [kind]: { ...x.stages[kind], [name]: v } } }))
 
   async function submit() {
-    const built = buildIterationBody(kinds, s)
+    const built = buildIterationBody(kinds, { ...s, skipSft: s.skipSft && canSkipSft })
     if (!built.ok) {
       setErrors(built.errors)
       return
@@ -77,6 +79,16 @@ function IterationForm({ kinds }: { kinds: KindSpec[] }) {
           </span>
           <FieldErrors errors={errors.base_model} />
         </label>
+        <div className="field">
+          <label className="check-row">
+            <input type="checkbox" checked={s.skipSft && canSkipSft} disabled={!canSkipSft} onChange={(e) => set('skipSft', e.target.checked)} aria-describedby="skip-sft-help" />
+            <span>Skip SFT: use the base model as this round's SFT model</span>
+          </label>
+          <span id="skip-sft-help" className="muted small field-help">
+            For a base model that is already fine-tuned (an sft or policy model): the reward model, {s.method === 'dpo' ? 'DPO' : 'PPO'} and the evaluation start from it and no SFT job is trained.
+          </span>
+          <FieldErrors errors={errors.skip_sft} />
+        </div>
       </div>
       <CampaignChecklist
         legend="Learn from campaigns (demonstrations, rankings, prompts)"
@@ -124,7 +136,7 @@ function IterationForm({ kinds }: { kinds: KindSpec[] }) {
         <legend>Stage parameters</legend>
         <p className="muted small">Suggested values finish in minutes on a CPU; only the values you change are sent.</p>
         <FieldErrors errors={errors.params} />
-        {trainingStages(s.method).map((kind) => {
+        {trainingStages(s.method, s.skipSft && canSkipSft).map((kind) => {
           const spec = kinds.find((k) => k.kind === kind)
           if (!spec || stageParams(spec).length === 0) return null
           const prefix = `params.${kind}.`

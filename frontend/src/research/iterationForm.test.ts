@@ -9,6 +9,20 @@ describe('new iteration form', () => {
   it('runs sft, reward, the chosen method, generate and evaluate', () => {
     expect(trainingStages('ppo')).toEqual(['sft', 'reward', 'ppo', 'generate', 'evaluate'])
     expect(trainingStages('dpo')).toEqual(['sft', 'reward', 'dpo', 'generate', 'evaluate'])
+    expect(trainingStages('ppo', true)).toEqual(['reward', 'ppo', 'generate', 'evaluate'])
+  })
+
+  it('with skip SFT sends skip_sft and no SFT params, since no SFT stage runs', () => {
+    const s = initialIterationState(ALL_KINDS)
+    s.sources = [1]
+    s.base = '4'
+    s.skipSft = true
+    s.stages.sft.max_steps = '40'
+    s.stages.reward.max_steps = '8'
+    expect(buildIterationBody(ALL_KINDS, s)).toEqual({
+      ok: true,
+      body: { source_campaign_ids: [1], target_campaign_id: null, base_model: 4, method: 'ppo', valid_fraction: 0.1, skip_sft: true, params: { reward: { max_steps: 8 } } },
+    })
   })
 
   it('shows each stage its suggested params, without the runner options the iteration sets', () => {
@@ -52,6 +66,8 @@ describe('iteration pages', () => {
     const stages = [stage('export', 'succeeded'), stage('sft', 'succeeded'), stage('reward', 'running'), stage('ppo', 'pending')]
     expect(stageProgress({ stages, current_stage: 'reward', status: 'running' })).toEqual({ done: 2, total: 4, text: '2 of 4 stages done · reward running' })
     expect(stageProgress({ stages: [stage('sft', 'failed')], current_stage: 'sft', status: 'failed' }).text).toBe('0 of 1 stages done · sft failed')
+    const skipped = [stage('export', 'succeeded'), stage('sft', 'skipped'), stage('reward', 'queued')]
+    expect(stageProgress({ stages: skipped, current_stage: 'reward', status: 'running' }).text).toBe('1 of 2 stages done · reward queued')
   })
 
   it("formats a stage's key metric and allows resuming only a failed or cancelled round", () => {

@@ -8,10 +8,13 @@ import { formatNumber } from '../components/lineChart'
 import { percent } from './format'
 import type { Iteration, IterationInput, IterationTrigger, IterationTriggerInput, KindSpec, Method, ParamSpec, Stage } from './researchApi'
 
-/** The stages of one round that run a job kind with params of their own, in order. */
-export function trainingStages(method: Method): KindSpec['kind'][] {
-  return ['sft', 'reward', method, 'generate', 'evaluate']
+/** The stages of one round that run a job kind with params of their own, in order (no SFT when it is skipped). */
+export function trainingStages(method: Method, skipSft = false): KindSpec['kind'][] {
+  return [...(skipSft ? [] : ['sft']), 'reward', method, 'generate', 'evaluate']
 }
+
+/** Model kinds that are already fine-tuned, so they may stand in for the SFT stage (`skip_sft`). */
+export const SFT_STANDIN_KINDS = ['sft', 'policy']
 
 /** The params a stage's form shows: everything but the runner's options (output name, campaign, …). */
 export function stageParams(spec: KindSpec): ParamSpec[] {
@@ -26,6 +29,8 @@ export interface IterationFormState {
   /** Model id as the select's value. */
   base: string
   method: Method
+  /** Use the (fine-tuned) base model as the round's SFT model instead of training one. */
+  skipSft: boolean
   validFraction: string
   /** Field values per stage kind, per param name. */
   stages: Record<string, Record<string, FieldValue>>
@@ -35,7 +40,7 @@ export interface IterationFormState {
 export function initialIterationState(kinds: KindSpec[]): IterationFormState {
   const stages: Record<string, Record<string, FieldValue>> = {}
   for (const k of kinds) stages[k.kind] = Object.fromEntries(stageParams(k).map((p) => [p.name, fieldValue(p, p.suggested)]))
-  return { name: '', sources: [], target: '', base: '', method: 'ppo', validFraction: '0.1', stages }
+  return { name: '', sources: [], target: '', base: '', method: 'ppo', skipSft: false, validFraction: '0.1', stages }
 }
 
 export type IterationBuild = { ok: true; body: IterationInput } | { ok: false; errors: Errors }
@@ -52,7 +57,7 @@ export function buildIterationBody(kinds: KindSpec[], s: IterationFormState): It
   const vf = Number(s.validFraction)
   if (!s.validFraction.trim() || !Number.isFinite(vf) || vf < 0 || vf >= 1) errors.valid_fraction = ['must be a number from 0 up to (not including) 1']
   const params: Record<string, Record<string, unknown>> = {}
-  for (const kind of trainingStages(s.method)) {
+  for (const kind of trainingStages(s.method, s.skipSft)) {
     const spec = kinds.find((k) => k.kind === kind)
     if (!spec) continue
     const changed = stageParams(spec).filter((p) => (s.stages[kind]?.[p.name] ?? fieldValue(p, p.suggested)) !== fieldValue(p, p.suggested))
@@ -68,6 +73,7 @@ export function buildIterationBody(kinds: KindSpec[], s: IterationFormState): It
     method: s.method,
     valid_fraction: vf,
   }
+  if (s.skipSft) body.skip_sft = true
   if (s.name.trim()) body.name = s.name.trim()
   if (Object.keys(params).length) body.params = params
   return { ok: true, body }
@@ -76,13 +82,13 @@ export function buildIterationBody(kinds: KindSpec[], s: IterationFormState): It
 /** Error keys the form places by its fields (stage params as `params.<kind>.<name>`). */
 export function iterationFields(kinds: KindSpec[]): string[] {
   const stageKeys = kinds.flatMap((k) => [`params.${k.kind}`, ...stageParams(k).map((p) => `params.${k.kind}.${p.name}`)])
-  return ['name', 'source_campaign_ids', 'target_campaign_id', 'base_model', 'method', 'valid_fraction', 'params', ...stageKeys]
+  return ['name', 'source_campaign_ids', 'target_campaign_id', 'base_model', 'skip_sft', 'method', 'valid_fraction', 'params', ...stageKeys]
 }
 
-/** "3 of 7 stages done · reward running" */
+/** "3 of 7 stages done · reward running" (a skipped stage is not counted: nothing runs for it) */
 export function stageProgress(it: Pick<Iteration, 'stages' | 'current_stage' | 'status'>): { done: number; total: number; text: string } {
   const done = it.stages.filter((x) => x.status === 'succeeded').length
-  const total = it.stages.length
+  const total = it.stages.filter((x) => x.status !== 'skipped').length
   const current = it.stages.find((x) => x.name === it.current_stage)
   const tail = current && current.status !== 'succeeded' && current.status !== 'pending' ? ` · ${current.name} ${current.status}` : ''
   return { done, total, text: `${done} of ${total} stages done${tail}` }

@@ -163,7 +163,8 @@ export interface JobDetail extends Job {
 // ---- iterations (one InstructGPT round) ----------------------------------------------------------
 
 export type IterationStatus = 'running' | 'succeeded' | 'failed' | 'cancelled'
-export type StageStatus = 'pending' | 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled'
+/** `skipped`: the SFT stage of an iteration whose base model is its SFT model (`skip_sft`). */
+export type StageStatus = 'pending' | 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled' | 'skipped'
 export type Method = 'ppo' | 'dpo'
 
 export interface ModelRef {
@@ -203,6 +204,8 @@ export interface Iteration {
   source_campaigns: number[]
   target_campaign: number | null
   base_model: ModelRef
+  /** The base model (an sft or policy model) is this round's SFT model: no SFT job runs. */
+  skip_sft: boolean
   sft_model: ModelRef | null
   reward_model: ModelRef | null
   policy_model: ModelRef | null
@@ -234,6 +237,7 @@ export interface IterationInput {
   target_campaign_id: number | null
   base_model: InputRef
   method: Method
+  skip_sft?: boolean
   valid_fraction?: number
   params?: Record<string, Record<string, unknown>>
 }

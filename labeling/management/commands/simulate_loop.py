@@ -6,9 +6,10 @@
 Simulated labelers (``labeling.simulation``) hold a hidden preference (shorter answers by default) and
 label through the REST API and the queue. Before round 1 they write the demonstrations, and an SFT model
 trained on them samples the first ranking tasks (``--first_ranked base``: the base model does). Each round
-is one iteration (POST /iterations: export →
-SFT → reward → PPO-ptx → generate → evaluate) whose jobs run in this process as a worker would; the
-iteration's new policy samples the next round's ranking tasks. Per round it prints: labels gathered,
+is one iteration (POST /iterations: export → SFT → reward → PPO-ptx → generate → evaluate) whose jobs run
+in this process as a worker would; the iteration's new policy samples the next round's ranking tasks. A round
+that starts from a fine-tuned model (the warm-start SFT model, then each round's policy) uses it as its SFT
+model (``skip_sft``) instead of training SFT again, unless ``--retrain_sft``. Per round it prints: labels gathered,
 the reward model's held-out pairwise accuracy against the (noisy) labels, the noise ceiling (the hidden
 preference itself against those labels) and against the noise-free preference, the PPO (and with
 ``--dpo`` DPO) policy's win rate over its SFT parent under the hidden preference on held-out prompts
@@ -85,6 +86,9 @@ class Command(BaseCommand):
         parser.add_argument("--first_ranked", choices=["sft", "base"], default="sft",
                             help="whose samples the labelers rank before round 1: an SFT model trained on their first "
                                  "demonstrations (as InstructGPT did) or the base model")
+        parser.add_argument("--retrain_sft", action="store_true",
+                            help="train an SFT stage every round; by default a round that starts from a fine-tuned "
+                                 "model (the warm-start SFT model, a previous round's policy) uses it as its SFT model")
         parser.add_argument("--params", default="", help="JSON file of per-stage params {stage: {field: value}}")
 
     def handle(self, *args, **opts):
@@ -123,16 +127,16 @@ class Command(BaseCommand):
         self.stdout.write(f"first ranking tasks: samples of the {opts['first_ranked']} model ({warm_s:.0f} s)")
         self.stdout.write("round | demos | rankings | RM acc vs labels | noise ceiling | RM acc vs true pref | "
                           "PPO win vs SFT | score SFT→PPO | KL | DPO win | wall s")
-        start_model = base["id"]
+        start_model, skip_sft = first, first != base["id"] and not opts["retrain_sft"]
         for r in range(1, opts["rounds"] + 1):
             t0 = time.monotonic()
             counts = work_queue(labelers)
-            row = self._round(r, campaign, start_model, tag, held_out, opts["dpo"])
+            row = self._round(r, campaign, start_model, skip_sft, tag, held_out, opts["dpo"])
             self.stdout.write(f"{r} | {counts['demonstration']} | {counts['ranking']} | {_f(row['rm_noisy'])} | "
                               f"{_f(row['ceiling'])} | {_f(row['rm_clean'])} | {_f(row['ppo_win'])} | "
                               f"{_f(row['score_sft'], 1)}→{_f(row['score_ppo'], 1)} | {_f(row['kl'], 3)} | "
                               f"{_f(row.get('dpo_win'))} | {time.monotonic() - t0:.0f}")
-            start_model = row["policy_id"]
+            start_model, skip_sft = row["policy_id"], not opts["retrain_sft"]
 
     # ------------------------------------------------------------ setup
 
@@ -203,11 +207,13 @@ class Command(BaseCommand):
             raise CommandError(f"{job.kind} job {job.pk} {status}: {job.error[:1500]}")
         return job
 
-    def _round(self, r: int, campaign: dict, start_model: int, tag: str, held_out: Path, dpo: bool) -> dict:
-        params = {s: v for s, v in self.params.items() if s != "dpo"}
+    def _round(self, r: int, campaign: dict, start_model: int, skip_sft: bool, tag: str, held_out: Path,
+               dpo: bool) -> dict:
+        params = {s: v for s, v in self.params.items() if s != "dpo" and not (s == "sft" and skip_sft)}
         it = _ok(self.api.post(f"{API}/iterations", {
             "name": f"sim-{tag}-r{r}", "source_campaign_ids": [campaign["id"]], "target_campaign_id": campaign["id"],
-            "base_model": start_model, "method": "ppo", "valid_fraction": VALID_FRACTION, "params": params}, format="json"))
+            "base_model": start_model, "skip_sft": skip_sft, "method": "ppo", "valid_fraction": VALID_FRACTION,
+            "params": params}, format="json"))
         while (job := Job.objects.filter(iteration_id=it["id"], status=Job.Status.QUEUED).order_by("id").first()):
             self._run(job.pk)
             iteration_advance(iteration_id=it["id"])  # idempotent: finishing the job already advanced it
