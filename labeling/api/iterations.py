@@ -157,6 +157,8 @@ class IterationTriggerInput(serializers.Serializer):
     base_model = NameOrIdField(ModelVersion, required=False, allow_null=True,
                                help_text="Used when no earlier iteration produced a policy (default: the "
                                          "campaign's sampling policy).")
+    skip_sft = serializers.BooleanField(default=False, help_text="A round that starts from a fine-tuned model (a "
+                                        "previous round's policy, an sft model) uses it as its SFT model.")
     params = FreeJSONObjectField(required=False, default=dict)
 
 

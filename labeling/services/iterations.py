@@ -219,11 +219,14 @@ def _restart(iteration: Iteration, stage: str, old: Job) -> Job:
 
 
 def campaign_iteration_trigger_set(*, campaign: Campaign, every_rankings: int | None, method: str = "ppo",
-                                   base_model: ModelVersion | None = None, params: dict | None = None) -> Campaign:
+                                   base_model: ModelVersion | None = None, params: dict | None = None,
+                                   skip_sft: bool = False) -> Campaign:
     """Start an iteration automatically after ``every_rankings`` new rankings (None turns it off).
 
     Each automatic round starts from the previous round's policy, else ``base_model``, else the campaign's
-    sampling policy. Raises ValidationError for a bad method, a reward model as base or bad stage params.
+    sampling policy. ``skip_sft``: a round whose start model is already fine-tuned (sft or policy) uses it as
+    its SFT model; a round from a base model still trains SFT. Raises ValidationError for a bad method, a
+    reward model as base or bad stage params.
     """
     if every_rankings is not None and not (isinstance(every_rankings, int) and every_rankings >= 1):
         raise ValidationError({"every_rankings": ["a positive number of rankings, or null to turn it off"]})
@@ -232,6 +235,8 @@ def campaign_iteration_trigger_set(*, campaign: Campaign, every_rankings: int | 
     if base_model is not None and base_model.kind not in POLICY_KINDS:
         raise ValidationError({"base_model": ["an iteration starts from a base, sft or policy model"]})
     template = {"method": method, "params": _validate_stage_params(method, params)}
+    if skip_sft:
+        template["skip_sft"] = True
     if base_model is not None:
         template["base_model"] = base_model.pk
     with transaction.atomic():
@@ -259,15 +264,23 @@ def iterations_trigger_due() -> list[int]:
             logger.warning("campaign %s: %d new rankings but no base model for an iteration", campaign.pk, new)
             continue
         template = campaign.iteration_template or {}
+        skip_sft = bool(template.get("skip_sft")) and base.kind in SFT_KINDS
+        params = {s: v for s, v in (template.get("params") or {}).items() if not (skip_sft and s == "sft")}
         try:
             iteration = iteration_create(source_campaign_ids=[campaign.pk], base_model=base, target_campaign=campaign,
-                                         method=template.get("method", "ppo"), params=template.get("params"),
-                                         name=f"{campaign.pk}-auto-{timezone.now():%Y%m%d-%H%M%S}")
+                                         method=template.get("method", "ppo"), params=params, skip_sft=skip_sft,
+                                         name=_automatic_name(campaign))
         except ValidationError as exc:
             logger.warning("campaign %s: automatic iteration refused: %s", campaign.pk, exc.messages)
             continue
         started.append(iteration.pk)
     return started
+
+
+def _automatic_name(campaign: Campaign) -> str:
+    """``<campaign>-auto-r<round>-<UTC time>``: the round number keeps two rounds started in one second apart."""
+    rounds = Iteration.objects.filter(source_campaigns=campaign, name__startswith=f"{campaign.pk}-auto-").count()
+    return f"{campaign.pk}-auto-r{rounds + 1}-{timezone.now():%Y%m%d-%H%M%S}"
 
 
 def _next_base_model(campaign: Campaign, previous: Iteration | None) -> ModelVersion | None:

@@ -3,6 +3,8 @@ failure, cancel, resume from the stage that stopped, and the campaign trigger. (
 real worker is tests/ops/test_celery_integration.py.)"""
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
@@ -134,3 +136,21 @@ def test_skip_sft_uses_the_fine_tuned_base_model_as_the_rounds_sft_model(labeled
     iteration_advance(iteration_id=iteration.pk)
     ppo = iteration.jobs.get(stage="ppo")
     assert ppo.inputs["model"]["id"] == sft.pk and ppo.inputs["ptx_data"]["name"] == "it-skip-sft"
+
+
+def test_automatic_rounds_with_skip_sft_build_on_the_last_policy_but_train_sft_from_a_base(labeled, base):
+    campaign_iteration_trigger_set(campaign=labeled.campaign, every_rankings=12, base_model=base, skip_sft=True,
+                                   params={"sft": {"max_steps": 3}})
+    (first,) = iterations_trigger_due()
+    first = Iteration.objects.get(pk=first)
+    assert not first.skip_sft and first.params == {"sft": {"max_steps": 3}}  # a base model needs its SFT stage
+    ppo = first.jobs.create(kind="ppo", stage="ppo", status=Job.Status.SUCCEEDED)
+    policy = model_version_create(name="auto-policy", kind="policy", artifact_path="tiny")
+    ModelVersion.objects.filter(pk=policy.pk).update(job=ppo)
+    Iteration.objects.filter(pk=first.pk).update(status="succeeded", created_at=timezone.now() - timedelta(days=1))
+    from labeling.models import Assignment
+    Assignment.objects.filter(campaign=labeled.campaign).update(submitted_at=timezone.now())
+
+    (second,) = iterations_trigger_due()
+    second = Iteration.objects.get(pk=second)
+    assert second.base_model == policy and second.skip_sft and second.params == {}

@@ -6,8 +6,8 @@ import { type ModelVersion, researchApi } from './researchApi'
 import { useApiForm } from './useApiForm'
 import { ErrorAlert, FieldErrors } from './widgets'
 
-const FIELDS = ['every_rankings', 'method', 'base_model'] as const
-const OFF: TriggerFormState = { everyRankings: '', method: 'ppo', base: '' }
+const FIELDS = ['every_rankings', 'method', 'base_model', 'skip_sft'] as const
+const OFF: TriggerFormState = { everyRankings: '', method: 'ppo', base: '', skipSft: false }
 
 /**
  * A campaign's automatic iteration: after N new rankings the beat sweep starts the next round (from the
@@ -106,6 +106,14 @@ export function IterationTriggerForm({ campaigns, models }: { campaigns: Campaig
             ))}
           </select>
           <FieldErrors errors={errors.base_model} />
+        </div>
+        <div className="field">
+          <label className="check-row">
+            <input type="checkbox" checked={s.skipSft} disabled={!campaign || loading} onChange={(e) => setS({ ...s, skipSft: e.target.checked })} />
+            <span>Build on the last policy without training SFT again</span>
+          </label>
+          <span className="muted small field-help">A round that starts from a fine-tuned model (the last round's policy, an sft model) uses it as its SFT model.</span>
+          <FieldErrors errors={errors.skip_sft} />
         </div>
       </div>
       <div className="row-end">

@@ -80,14 +80,14 @@ describe('iteration pages', () => {
 
 describe('automatic iterations', () => {
   it('reads the current trigger and writes it back, blank turning it off', () => {
-    const s = triggerState({ every_rankings: 500, template: { method: 'dpo', base_model: 4 } })
-    expect(s).toEqual({ everyRankings: '500', method: 'dpo', base: '4' })
-    expect(buildTriggerBody(s)).toEqual({ ok: true, body: { every_rankings: 500, method: 'dpo', base_model: 4 } })
-    expect(buildTriggerBody({ ...s, everyRankings: ' ', base: '' })).toEqual({ ok: true, body: { every_rankings: null, method: 'dpo', base_model: null } })
-    expect(triggerState({ every_rankings: null, template: {} })).toEqual({ everyRankings: '', method: 'ppo', base: '' })
+    const s = triggerState({ every_rankings: 500, template: { method: 'dpo', base_model: 4, skip_sft: true } })
+    expect(s).toEqual({ everyRankings: '500', method: 'dpo', base: '4', skipSft: true })
+    expect(buildTriggerBody(s)).toEqual({ ok: true, body: { every_rankings: 500, method: 'dpo', base_model: 4, skip_sft: true } })
+    expect(buildTriggerBody({ ...s, everyRankings: ' ', base: '', skipSft: false })).toEqual({ ok: true, body: { every_rankings: null, method: 'dpo', base_model: null, skip_sft: false } })
+    expect(triggerState({ every_rankings: null, template: {} })).toEqual({ everyRankings: '', method: 'ppo', base: '', skipSft: false })
   })
 
   it('refuses a count that is not a positive whole number', () => {
-    for (const bad of ['0', '2.5', 'many', '-3']) expect(buildTriggerBody({ everyRankings: bad, method: 'ppo', base: '' }).ok).toBe(false)
+    for (const bad of ['0', '2.5', 'many', '-3']) expect(buildTriggerBody({ everyRankings: bad, method: 'ppo', base: '', skipSft: false }).ok).toBe(false)
   })
 })

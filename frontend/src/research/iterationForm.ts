@@ -115,6 +115,8 @@ export interface TriggerFormState {
   method: Method
   /** Model id as the select's value ('' = the campaign's sampling policy). */
   base: string
+  /** Rounds that start from a fine-tuned model use it as their SFT model. */
+  skipSft: boolean
 }
 
 /** The form's fields from a campaign's current trigger. */
@@ -123,6 +125,7 @@ export function triggerState(t: IterationTrigger): TriggerFormState {
     everyRankings: t.every_rankings === null ? '' : String(t.every_rankings),
     method: t.template.method ?? 'ppo',
     base: t.template.base_model != null ? String(t.template.base_model) : '',
+    skipSft: !!t.template.skip_sft,
   }
 }
 
@@ -130,5 +133,5 @@ export function triggerState(t: IterationTrigger): TriggerFormState {
 export function buildTriggerBody(s: TriggerFormState): { ok: true; body: IterationTriggerInput } | { ok: false; errors: Errors } {
   const t = s.everyRankings.trim()
   if (t && !(/^\d+$/.test(t) && Number(t) >= 1)) return { ok: false, errors: { every_rankings: ['a whole number of rankings (at least 1), or blank to turn it off'] } }
-  return { ok: true, body: { every_rankings: t ? Number(t) : null, method: s.method, base_model: s.base ? Number(s.base) : null } }
+  return { ok: true, body: { every_rankings: t ? Number(t) : null, method: s.method, base_model: s.base ? Number(s.base) : null, skip_sft: s.skipSft } }
 }

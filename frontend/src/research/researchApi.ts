@@ -222,13 +222,14 @@ export interface Iteration {
 /** A campaign's automatic iteration: the next round starts after `every_rankings` new rankings (null: off). */
 export interface IterationTrigger {
   every_rankings: number | null
-  template: { method?: Method; base_model?: number; params?: Record<string, Record<string, unknown>> }
+  template: { method?: Method; base_model?: number; skip_sft?: boolean; params?: Record<string, Record<string, unknown>> }
 }
 
 export interface IterationTriggerInput {
   every_rankings: number | null
   method: Method
   base_model?: InputRef | null
+  skip_sft?: boolean
 }
 
 export interface IterationInput {
