@@ -158,6 +158,16 @@ class ModelVersionOutput(serializers.ModelSerializer):
                 "created_at": DATETIME.to_representation(obj.created_at)}
 
 
+def model_list_rows(rows: list[dict]) -> list[dict]:
+    """The models list's page from ``registry.model_version_rows``: the dicts ModelVersionOutput builds."""
+    snapshots = registry.model_version_snapshot_ids([r["job_id"] for r in rows if r["job_id"]])
+    to_text = DATETIME.to_representation
+    return [{"id": r["id"], "name": r["name"], "kind": r["kind"], "parent": r["parent_id"],
+             "reward_model": r["reward_model_id"], "metrics": r["metrics"], "job": r["job_id"],
+             "iteration": r["job__iteration_id"], "snapshots": snapshots.get(r["job_id"], []),
+             "created_at": to_text(r["created_at"])} for r in rows]
+
+
 class ModelVersionInput(serializers.Serializer):
     name = serializers.CharField(max_length=200)
     kind = serializers.ChoiceField(choices=ModelVersion.Kind.choices)
@@ -173,8 +183,10 @@ class ModelVersionListCreateApi(APIView):
     @extend_schema(tags=["research"], parameters=[KIND_PARAM],
                    responses=paginated_schema(ModelVersionOutput, "PaginatedModelVersionList"), operation_id="models_list")
     def get(self, request):
-        qs = _selector(lambda: registry.model_version_list(filters=_filters(request, "kind")))
-        return _paginate(self, request, qs, ModelVersionOutput)
+        rows = _selector(lambda: registry.model_version_rows(filters=_filters(request, "kind")))
+        paginator = ListPagination()
+        page = paginator.paginate_queryset(rows, request, view=self)
+        return paginator.get_paginated_response(model_list_rows(page))
 
     @extend_schema(tags=["research"], request=ModelVersionInput, responses={201: ModelVersionOutput},
                    operation_id="models_register")

@@ -233,3 +233,22 @@ def test_list_rows_written_out_equal_what_drf_fields_build(researcher):
         if "duration_s" in generic:  # measured against the clock at each call
             assert abs((generic.pop("duration_s") or 0) - (fast.pop("duration_s") or 0)) < 1
         assert fast == generic
+
+
+def test_models_list_rows_equal_each_models_detail(researcher, client_for):
+    from labeling.models import DatasetSnapshot, Iteration, Job
+    client = client_for(researcher)
+    snaps = [DatasetSnapshot.objects.create(name=f"s{i}", kind="sft", path="/x", sha256="0") for i in range(3)]
+    base = ModelVersion.objects.create(name="base", kind="base", artifact_path="tiny")
+    iteration = Iteration.objects.create(name="it", base_model=base)
+    job = Job.objects.create(kind="sft", iteration=iteration, stage="sft")
+    job.input_snapshots.add(snaps[2], snaps[0])
+    rm = ModelVersion.objects.create(name="rm", kind="reward", artifact_path="tiny", metrics={"accuracy": 0.7})
+    ModelVersion.objects.create(name="m", kind="sft", artifact_path="tiny", job=job, parent=base, reward_model=rm,
+                                metrics={"final": {"loss": 1.5}, "note": "ünïcode"})
+    listed = client.get(f"{API}/models").json()["results"]
+    assert [m["name"] for m in listed] == ["m", "rm", "base"]
+    assert listed[0]["snapshots"] == [snaps[0].pk, snaps[2].pk] and listed[0]["iteration"] == iteration.pk
+    for row in listed:
+        assert row == client.get(f"{API}/models/{row['id']}").json()
+    assert [m["name"] for m in client.get(f"{API}/models?kind=reward").json()["results"]] == ["rm"]
