@@ -50,7 +50,7 @@ from training.lora import has_adapters, make_trainable, merge_adapters, trainabl
 from training.modeling import pick_dtype, resolve_model, seed_everything
 from training.optim import autocast, make_optimizer, warmup_schedule
 from training.order import batch_rows
-from training.reward_eval import TokRow, evaluate, normalization_offset, tokenize_rows
+from training.reward_eval import TokRow, evaluate, normalization_offset, normalization_rows, tokenize_rows
 from training.reward_loss import build_pair_index, kway_ranking_loss, pairwise_accuracy
 from training.reward_model import RewardModel, init_reward_model, pad_sequences
 from training.checkpoints import load_latest_checkpoint, save_checkpoint
@@ -83,7 +83,9 @@ class RewardConfig(RunConfig):
         default=True,
         metadata={"help": "Store a bias so the training completions (SFT outputs) have mean reward 0, as InstructGPT."},
     )
-    normalize_max_rows: int = field(default=1000, metadata={"help": "Rows of train data used to estimate the bias."})
+    normalize_max_rows: int = field(
+        default=128, metadata={"help": "Train rankings (a seeded sample across the file) whose completions estimate "
+                                       "the bias; every completion costs a forward pass."})
     freeze_trunk: bool = field(
         default=False,
         metadata={"help": "Train only the scalar head on a frozen trunk: far cheaper (no backward through the "
@@ -95,6 +97,8 @@ class RewardConfig(RunConfig):
         for name in ("warmup_steps", "eval_steps", "normalize_max_rows", "rankings_per_forward"):
             if getattr(self, name) < 0:
                 raise TrainingInputError(f"config: {name} must be >= 0, got {getattr(self, name)}")
+        if self.normalize and self.normalize_max_rows == 0:
+            raise TrainingInputError("config: normalize_max_rows must be >= 1 when normalize is on")
         if self.eval_batch_size <= 0:
             raise TrainingInputError(f"config: eval_batch_size must be > 0, got {self.eval_batch_size}")
         if self.freeze_trunk and self.lora_rank:
@@ -336,7 +340,7 @@ def _finish(r: Run, counters: Counters) -> dict:
     eval_s = time.perf_counter() - t0
     norm_scored = 0
     if cfg.normalize:
-        subset = r.train_toks[: cfg.normalize_max_rows]
+        subset = normalization_rows(r.train_toks, cfg.normalize_max_rows, cfg.seed)
         r.rm.offset = normalization_offset(r.rm, subset, r.device, r.dtype, cfg.eval_batch_size, acc)
         norm_scored = sum(len(row) for row in subset)
     if not acc.is_main_process:

@@ -8,6 +8,8 @@ work is split instead of repeated).
 
 from __future__ import annotations
 
+import random
+
 import torch
 
 from training.dist import gather_list, shard_slice
@@ -66,6 +68,15 @@ def evaluate(rm: RewardModel, toks: list[TokRow], rows: list[dict], device, dtyp
         "rankings": len(rows),
         "completions_scored": int(scores.numel()),
     }
+
+
+def normalization_rows(toks: list[TokRow], max_rows: int, seed: int) -> list[TokRow]:
+    """Up to ``max_rows`` rankings for the bias, sampled across the whole file with ``seed`` (the same on every
+    process). The first rows would over-weight the oldest rankings, which an earlier policy wrote."""
+    if len(toks) <= max_rows:
+        return list(toks)
+    picked = sorted(random.Random(seed).sample(range(len(toks)), max_rows))
+    return [toks[i] for i in picked]
 
 
 def normalization_offset(rm: RewardModel, toks: list[TokRow], device, dtype, batch_size: int,

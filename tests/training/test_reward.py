@@ -34,7 +34,9 @@ def test_learns_planted_preference(tiny_model_dir, planted_snapshot, tmp_path):
     assert before < 0.8
 
     out = tmp_path / "rm"
-    assert reward.main(rm_args(tiny_model_dir, planted_snapshot, out, "--max_steps", "40")) == 0
+    # Every training ranking estimates the bias here (the default samples 128), so the mean below is exactly 0.
+    assert reward.main(rm_args(tiny_model_dir, planted_snapshot, out, "--max_steps", "40",
+                               "--normalize_max_rows", "1000")) == 0
     result = read_result(out)
     summary = result["summary"]
     assert summary["valid_pairwise_accuracy"] > 0.9
@@ -132,3 +134,16 @@ def test_chunked_forward_gives_the_same_step(tiny_model_dir):
     assert chunked["acc"] == whole["acc"] and chunked["completions"] == whole["completions"] == 28
     for a, b in zip(pw, pc):
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
+
+
+def test_bias_is_estimated_on_a_seeded_sample_across_the_whole_file():
+    from training.reward_eval import normalization_rows
+
+    rows = [[torch.tensor([i])] for i in range(1000)]
+    picked = [int(r[0]) for r in normalization_rows(rows, 128, seed=3)]
+    assert len(picked) == 128 and picked == sorted(set(picked))
+    assert max(picked) >= 500  # not the oldest rankings only
+    assert picked == [int(r[0]) for r in normalization_rows(rows, 128, seed=3)]  # every process picks the same
+    assert normalization_rows(rows[:5], 128, seed=3) == rows[:5]
+    with pytest.raises(Exception, match="normalize_max_rows must be >= 1"):
+        reward.RewardConfig(model="x", data="y", output_dir="z", normalize_max_rows=0)
