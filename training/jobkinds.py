@@ -70,7 +70,7 @@ KINDS: dict[str, KindDef] = {
         title="Reward model",
         config="training.reward:RewardConfig",
         inputs={
-            "model": InputField("model", ("base", "sft"), "Start from model (usually the SFT model)"),
+            "model": InputField("model", tuple(POLICY_MODELS), "Start from model (usually the SFT model)"),
             "data": InputField("snapshot", ("comparisons",), "Rankings (comparisons snapshot)"),
             "valid_data": InputField("snapshot", ("comparisons",), "Held-out rankings (default: the snapshot's "
                                      "own valid split)", required=False),

@@ -21,7 +21,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from labeling.jobs.export_job import export_job_create
-from labeling.jobs.kinds import suggested_params, validate_params
+from labeling.jobs.kinds import job_kind_spec, suggested_params, validate_params
 from labeling.jobs.services import job_cancel, job_create
 from labeling.models import Campaign, Iteration, Job, ModelVersion, Ranking
 from labeling.selectors.iterations import iteration_outputs, latest_stage_jobs
@@ -34,7 +34,17 @@ STAGES = {
     Iteration.Method.DPO: ["export", "sft", "reward", "dpo", "generate", "evaluate"],
 }
 POLICY_KINDS = (ModelVersion.Kind.BASE, ModelVersion.Kind.SFT, ModelVersion.Kind.POLICY)
-SFT_KINDS = (ModelVersion.Kind.SFT, ModelVersion.Kind.POLICY)  # already fine-tuned: may stand in for the SFT stage
+SFT_MODEL_INPUTS = {"reward": "model", "ppo": "model", "dpo": "model", "evaluate": "policy_a"}  # see _stage_inputs
+
+
+def sft_standin_kinds(method: str) -> list[str]:
+    """Model kinds that may stand in for the SFT stage (``skip_sft``): already fine-tuned (not ``base``) and
+    accepted by every later stage that reads the SFT model, as the job kinds define those inputs."""
+    allowed = None
+    for stage in (s for s in STAGES[method] if s in SFT_MODEL_INPUTS):
+        spec = next(i for i in job_kind_spec(stage)["inputs"] if i["name"] == SFT_MODEL_INPUTS[stage])
+        allowed = set(spec["kinds"]) if allowed is None else allowed & set(spec["kinds"])
+    return sorted((allowed or set()) - {ModelVersion.Kind.BASE})
 
 
 def stages_to_run(iteration: Iteration) -> list[str]:
@@ -74,9 +84,10 @@ def iteration_create(*, source_campaign_ids: list[int], base_model: ModelVersion
     if base_model.kind not in POLICY_KINDS:
         raise ValidationError({"base_model": [f"{base_model.name!r} is a {base_model.kind} model; an iteration "
                                               f"starts from a base, sft or policy model"]})
-    if skip_sft and base_model.kind not in SFT_KINDS:
-        raise ValidationError({"skip_sft": [f"{base_model.name!r} is a {base_model.kind} model: only an sft or "
-                                            f"policy model can stand in for the SFT stage"]})
+    if skip_sft and base_model.kind not in sft_standin_kinds(method):
+        raise ValidationError({"skip_sft": [f"{base_model.name!r} is a {base_model.kind} model: only a "
+                                            f"{' or '.join(sft_standin_kinds(method))} model can stand in for the "
+                                            f"SFT stage"]})
     if skip_sft and isinstance(params, dict) and "sft" in params:
         raise ValidationError({"params": ["sft: no SFT stage runs when skip_sft is true"]})
     params = _validate_stage_params(method, params)
@@ -264,11 +275,12 @@ def iterations_trigger_due() -> list[int]:
             logger.warning("campaign %s: %d new rankings but no base model for an iteration", campaign.pk, new)
             continue
         template = campaign.iteration_template or {}
-        skip_sft = bool(template.get("skip_sft")) and base.kind in SFT_KINDS
+        method = template.get("method", "ppo")
+        skip_sft = bool(template.get("skip_sft")) and base.kind in sft_standin_kinds(method)
         params = {s: v for s, v in (template.get("params") or {}).items() if not (skip_sft and s == "sft")}
         try:
             iteration = iteration_create(source_campaign_ids=[campaign.pk], base_model=base, target_campaign=campaign,
-                                         method=template.get("method", "ppo"), params=params, skip_sft=skip_sft,
+                                         method=method, params=params, skip_sft=skip_sft,
                                          name=_automatic_name(campaign))
         except ValidationError as exc:
             logger.warning("campaign %s: automatic iteration refused: %s", campaign.pk, exc.messages)

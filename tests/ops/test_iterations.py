@@ -112,7 +112,7 @@ def test_a_campaign_starts_its_next_iteration_after_n_new_rankings(labeled, base
 
 
 def test_skip_sft_uses_the_fine_tuned_base_model_as_the_rounds_sft_model(labeled, base):
-    with pytest.raises(ValidationError, match="only an sft or policy model can stand in for the SFT stage"):
+    with pytest.raises(ValidationError, match="only a policy or sft model can stand in for the SFT stage"):
         _start(labeled, base, skip_sft=True)
     sft = model_version_create(name="warm-sft", kind="sft", artifact_path="tiny", parent=base)
     with pytest.raises(ValidationError, match="no SFT stage runs when skip_sft is true"):
@@ -136,6 +136,19 @@ def test_skip_sft_uses_the_fine_tuned_base_model_as_the_rounds_sft_model(labeled
     iteration_advance(iteration_id=iteration.pk)
     ppo = iteration.jobs.get(stage="ppo")
     assert ppo.inputs["model"]["id"] == sft.pk and ppo.inputs["ptx_data"]["name"] == "it-skip-sft"
+
+
+def test_a_round_after_ppo_builds_on_the_policy_without_sft(labeled, base):
+    """The second round of a loop: its start model is the last round's policy, which every later stage accepts
+    (a reward job used to refuse a policy model, so this round failed when its reward stage started)."""
+    policy = model_version_create(name="r1-policy", kind="policy", artifact_path="tiny", parent=base)
+    for method in ("ppo", "dpo"):
+        iteration = _start(labeled, policy, name=f"r2-{method}", method=method, skip_sft=True)
+        _finish_export(iteration, labeled)
+        iteration_advance(iteration_id=iteration.pk)
+        iteration.refresh_from_db()
+        assert iteration.status == "running", iteration.error
+        assert iteration.jobs.get(stage="reward").inputs["model"]["id"] == policy.pk
 
 
 def test_automatic_rounds_with_skip_sft_build_on_the_last_policy_but_train_sft_from_a_base(labeled, base):

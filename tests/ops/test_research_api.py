@@ -180,7 +180,7 @@ def test_an_iteration_can_use_its_fine_tuned_base_model_as_its_sft_model(labeled
     assert sft.status_code == 201, sft.content
     body = {"source_campaign_ids": [labeled.campaign.pk], "skip_sft": True}
     bad = client.post(API + "/iterations", {**body, "base_model": "b"}, format="json")
-    assert bad.status_code == 400 and "only an sft or policy model can stand in" in bad.json()["skip_sft"][0]
+    assert bad.status_code == 400 and "only a policy or sft model can stand in" in bad.json()["skip_sft"][0]
     bad = client.post(API + "/iterations", {**body, "base_model": "s", "skip_sft": "maybe"}, format="json")
     assert bad.status_code == 400 and "skip_sft" in bad.json()
     r = client.post(API + "/iterations", {**body, "base_model": "s"}, format="json")

@@ -1,5 +1,5 @@
-"""``manage.py simulate_loop`` (``make loop``): simulated labelers drive the API, the queue, snapshots, an
-iteration's jobs and the evaluation, on the tiny model. With noise-free labelers the noise ceiling must be
+"""``manage.py simulate_loop`` (``make loop``): simulated labelers drive the API, the queue, snapshots, two
+iterations' jobs and the evaluation, on the tiny model. With noise-free labelers the noise ceiling must be
 exactly 1 (every labelled pair agrees with the hidden preference), and the round's numbers must be real."""
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ def test_demonstrations_are_on_topic_and_vary_in_length_and_wording():
 
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)  # jobs are dispatched after their commit, as in production
-def test_one_simulated_round_through_the_real_system(data_dir, model_cache, settings, tmp_path, monkeypatch):
+def test_two_simulated_rounds_through_the_real_system(data_dir, model_cache, settings, tmp_path, monkeypatch):
     from django.contrib.auth.models import Group
 
     from labeling import roles
@@ -56,7 +56,7 @@ def test_one_simulated_round_through_the_real_system(data_dir, model_cache, sett
                                           "max_new_tokens": 8, "max_prompt_length": 48},
                                   "generate": {"max_new_tokens": 8}, "evaluate": {"max_new_tokens": 8}}))
     out = StringIO()
-    call_command("simulate_loop", rounds=1, labelers=2, noise=0.0, overlap=2, extra_prompts=4, params=str(params),
+    call_command("simulate_loop", rounds=2, labelers=2, noise=0.0, overlap=2, extra_prompts=4, params=str(params),
                  stdout=out)
     lines = out.getvalue().splitlines()
     header = next(i for i, line in enumerate(lines) if line.startswith("round |"))
@@ -65,8 +65,13 @@ def test_one_simulated_round_through_the_real_system(data_dir, model_cache, sett
     assert cells[:3] == ["1", "56", "56"]  # every demonstration and every first ranking task, twice
     rm_noisy, ceiling, rm_clean, ppo_win = (float(c) for c in cells[3:7])
     assert ceiling == 1.0 and 0.0 <= rm_noisy <= 1.0 and 0.0 <= rm_clean <= 1.0 and 0.0 <= ppo_win <= 1.0
-    iteration = Iteration.objects.get()
-    assert iteration.status == "succeeded"
-    # Round 1 builds on the warm-start SFT model instead of training the same SFT again.
-    assert iteration.skip_sft and iteration.base_model.kind == "sft" and not iteration.jobs.filter(stage="sft").exists()
-    assert Ranking.objects.count() == 56
+    first, second = Iteration.objects.order_by("id")
+    assert first.status == second.status == "succeeded"
+    # Round 1 builds on the warm-start SFT model instead of training the same SFT again, round 2 on round 1's
+    # policy (its reward model, PPO and evaluation start from that policy).
+    assert first.skip_sft and first.base_model.kind == "sft" and not first.jobs.filter(stage="sft").exists()
+    assert second.skip_sft and second.base_model.job.iteration_id == first.pk and second.base_model.kind == "policy"
+    assert not second.jobs.filter(stage="sft").exists()
+    assert second.jobs.get(stage="reward").inputs["model"]["id"] == second.base_model_id
+    cells = [c.strip() for c in lines[header + 2].split("|")]
+    assert cells[0] == "2" and int(cells[2]) > 56  # round 2's rankings: the policy's samples, on top of round 1's

@@ -3,7 +3,7 @@ import { useNavigate } from 'react-router-dom'
 import { api } from '../api'
 import { CampaignChecklist } from './CampaignChecklist'
 import { useResource } from './hooks'
-import { buildIterationBody, initialIterationState, iterationFields, type IterationFormState, SFT_STANDIN_KINDS, stageParams, trainingStages } from './iterationForm'
+import { buildIterationBody, canStandInForSft, initialIterationState, iterationFields, type IterationFormState, stageParams, trainingStages } from './iterationForm'
 import type { FieldValue } from './jobForm'
 import { ParamFields } from './ParamFields'
 import { type KindSpec, type Method, researchApi } from './researchApi'
@@ -29,8 +29,7 @@ function IterationForm({ kinds }: { kinds: KindSpec[] }) {
   // The policies a round may start from: whatever an SFT job accepts as its model.
   const baseKinds = kinds.find((k) => k.kind === 'sft')?.inputs.find((i) => i.name === 'model')?.kinds ?? ['base', 'sft', 'policy']
   const bases = (models.data ?? []).filter((m) => baseKinds.includes(m.kind))
-  const baseKind = bases.find((m) => String(m.id) === s.base)?.kind
-  const canSkipSft = !!baseKind && SFT_STANDIN_KINDS.includes(baseKind)
+  const canSkipSft = canStandInForSft(bases.find((m) => String(m.id) === s.base)?.kind)
   const set = <K extends keyof IterationFormState>(key: K, v: IterationFormState[K]) => setS((x) => ({ ...x, [key]: v }))
   const setParam = (kind: string) => (name: string, v: FieldValue) => setS((x) => ({ ...x, stages: { ...x.stages, [kind]: { ...x.stages[kind], [name]: v } } }))
 

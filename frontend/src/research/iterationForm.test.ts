@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { ALL_KINDS } from './kinds.fixture'
-import { buildIterationBody, buildTriggerBody, canResume, initialIterationState, stageMetricText, stageParams, stageProgress, trainingStages, triggerState } from './iterationForm'
+import { buildIterationBody, buildTriggerBody, canResume, canStandInForSft, initialIterationState, stageMetricText, stageParams, stageProgress, trainingStages, triggerState } from './iterationForm'
 import type { Stage } from './researchApi'
 
 const stage = (name: string, status: Stage['status']): Stage => ({ name, status, job: null, started_at: null, finished_at: null, duration_s: null, metric: null, error: '' })
@@ -10,6 +10,7 @@ describe('new iteration form', () => {
     expect(trainingStages('ppo')).toEqual(['sft', 'reward', 'ppo', 'generate', 'evaluate'])
     expect(trainingStages('dpo')).toEqual(['sft', 'reward', 'dpo', 'generate', 'evaluate'])
     expect(trainingStages('ppo', true)).toEqual(['reward', 'ppo', 'generate', 'evaluate'])
+    expect([canStandInForSft('sft'), canStandInForSft('policy'), canStandInForSft('base'), canStandInForSft(undefined)]).toEqual([true, true, false, false])
   })
 
   it('with skip SFT sends skip_sft and no SFT params, since no SFT stage runs', () => {

@@ -13,8 +13,13 @@ export function trainingStages(method: Method, skipSft = false): KindSpec['kind'
   return [...(skipSft ? [] : ['sft']), 'reward', method, 'generate', 'evaluate']
 }
 
-/** Model kinds that are already fine-tuned, so they may stand in for the SFT stage (`skip_sft`). */
-export const SFT_STANDIN_KINDS = ['sft', 'policy']
+/**
+ * Whether a model of this kind may stand in for the SFT stage (`skip_sft`): one that is already fine-tuned. The
+ * server also checks that every later stage accepts it, and says so under the checkbox if not.
+ */
+export function canStandInForSft(kind: string | undefined): boolean {
+  return !!kind && kind !== 'base'
+}
 
 /** The params a stage's form shows: everything but the runner's options (output name, campaign, …). */
 export function stageParams(spec: KindSpec): ParamSpec[] {
