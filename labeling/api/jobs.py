@@ -15,7 +15,7 @@ from rest_framework.views import APIView
 from labeling.api.fields import FreeJSONObjectField
 from labeling.api.pagination import paginated_schema
 from labeling.api.permissions import IsResearcher
-from labeling.api.research import KIND_PARAM, STATUS_PARAM, _filters, _paginate, _selector
+from labeling.api.research import KIND_PARAM, STATUS_PARAM, _filters, _paginate_rows, _selector
 from labeling.jobs import services as job_services
 from labeling.jobs.estimate import job_estimate
 from labeling.jobs.inputs import resolve_inputs
@@ -45,20 +45,21 @@ class JobListOutput(serializers.ModelSerializer):
             return None
         return round(((obj.finished_at or timezone.now()) - obj.started_at).total_seconds(), 1)
 
-    def to_representation(self, obj):
-        """The same dict DRF's fields build, written out: a page of 200 jobs costs ~10x less CPU (the
-        per-field machinery was most of the list's time; tests/ops/test_research_api.py compares both)."""
-        at = DATETIME.to_representation
-        return {
-            "id": obj.pk, "kind": obj.kind, "status": obj.status, "params": obj.params, "inputs": obj.inputs,
-            "input_snapshots": [s.pk for s in obj.input_snapshots.all()],
-            "input_models": [m.pk for m in obj.input_models.all()], "progress": obj.progress,
-            "attempts": obj.attempts, "cancel_requested": obj.cancel_requested, "error": obj.error,
-            "created_by": obj.created_by.username if obj.created_by_id else None,
-            "created_at": at(obj.created_at), "started_at": at(obj.started_at), "finished_at": at(obj.finished_at),
-            "heartbeat_at": at(obj.heartbeat_at), "duration_s": self.get_duration_s(obj),
-            "iteration": obj.iteration_id, "stage": obj.stage,
-        }
+
+def job_list_rows(rows: list[dict]) -> list[dict]:
+    """The jobs list's page from ``registry.job_rows``: the dicts JobListOutput builds."""
+    snapshots, models = registry.job_input_ids([r["id"] for r in rows])
+    at, now = DATETIME.to_representation, timezone.now()
+    return [{
+        "id": r["id"], "kind": r["kind"], "status": r["status"], "params": r["params"], "inputs": r["inputs"],
+        "input_snapshots": snapshots.get(r["id"], []), "input_models": models.get(r["id"], []),
+        "progress": r["progress"], "attempts": r["attempts"], "cancel_requested": r["cancel_requested"],
+        "error": r["error"], "created_by": r["created_by__username"], "created_at": at(r["created_at"]),
+        "started_at": at(r["started_at"]), "finished_at": at(r["finished_at"]), "heartbeat_at": at(r["heartbeat_at"]),
+        "duration_s": None if r["started_at"] is None else round(
+            ((r["finished_at"] or now) - r["started_at"]).total_seconds(), 1),
+        "iteration": r["iteration_id"], "stage": r["stage"],
+    } for r in rows]
 
 
 class JobDetailOutput(JobListOutput):
@@ -66,8 +67,6 @@ class JobDetailOutput(JobListOutput):
 
     class Meta(JobListOutput.Meta):
         fields = JobListOutput.Meta.fields + ["output_dir", "metrics", "result", "log_tail", "model_versions"]
-
-    to_representation = serializers.ModelSerializer.to_representation  # one job: the declared fields
 
 
 class JobInput(serializers.Serializer):
@@ -118,8 +117,8 @@ class JobListCreateApi(APIView):
     @extend_schema(tags=["research"], parameters=[KIND_PARAM, STATUS_PARAM], operation_id="jobs_list",
                    responses=paginated_schema(JobListOutput, "PaginatedJobList"))
     def get(self, request):
-        qs = _selector(lambda: registry.job_list(filters=_filters(request, "kind", "status")))
-        return _paginate(self, request, qs.select_related("created_by"), JobListOutput)
+        rows = _selector(lambda: registry.job_rows(filters=_filters(request, "kind", "status")))
+        return _paginate_rows(self, request, rows, job_list_rows)
 
     @extend_schema(
         tags=["research"], request=JobInput, operation_id="jobs_create",

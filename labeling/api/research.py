@@ -44,9 +44,14 @@ class ListPagination(LimitOffsetPagination):
 
 
 def _paginate(view: APIView, request, queryset, serializer_cls):
+    return _paginate_rows(view, request, queryset, lambda page: serializer_cls(page, many=True).data)
+
+
+def _paginate_rows(view: APIView, request, rows, build):
+    """One page of ``rows`` (a queryset of any kind), turned into the response's items by ``build(page)``."""
     paginator = ListPagination()
-    page = paginator.paginate_queryset(queryset, request, view=view)
-    return paginator.get_paginated_response(serializer_cls(page, many=True).data)
+    page = paginator.paginate_queryset(rows, request, view=view)
+    return paginator.get_paginated_response(build(page))
 
 
 def _filters(request, *keys: str) -> dict:
@@ -184,9 +189,7 @@ class ModelVersionListCreateApi(APIView):
                    responses=paginated_schema(ModelVersionOutput, "PaginatedModelVersionList"), operation_id="models_list")
     def get(self, request):
         rows = _selector(lambda: registry.model_version_rows(filters=_filters(request, "kind")))
-        paginator = ListPagination()
-        page = paginator.paginate_queryset(rows, request, view=self)
-        return paginator.get_paginated_response(model_list_rows(page))
+        return _paginate_rows(self, request, rows, model_list_rows)
 
     @extend_schema(tags=["research"], request=ModelVersionInput, responses={201: ModelVersionOutput},
                    operation_id="models_register")
