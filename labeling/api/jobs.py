@@ -41,9 +41,11 @@ class JobListOutput(serializers.ModelSerializer):
 
     def get_duration_s(self, obj) -> float | None:
         """Seconds from start to finish (so far, while it runs); null until it starts."""
-        if obj.started_at is None:
-            return None
-        return round(((obj.finished_at or timezone.now()) - obj.started_at).total_seconds(), 1)
+        return _duration_s(obj.started_at, obj.finished_at, timezone.now())
+
+
+def _duration_s(started_at, finished_at, now) -> float | None:
+    return None if started_at is None else round(((finished_at or now) - started_at).total_seconds(), 1)
 
 
 def job_list_rows(rows: list[dict]) -> list[dict]:
@@ -56,8 +58,7 @@ def job_list_rows(rows: list[dict]) -> list[dict]:
         "progress": r["progress"], "attempts": r["attempts"], "cancel_requested": r["cancel_requested"],
         "error": r["error"], "created_by": r["created_by__username"], "created_at": at(r["created_at"]),
         "started_at": at(r["started_at"]), "finished_at": at(r["finished_at"]), "heartbeat_at": at(r["heartbeat_at"]),
-        "duration_s": None if r["started_at"] is None else round(
-            ((r["finished_at"] or now) - r["started_at"]).total_seconds(), 1),
+        "duration_s": _duration_s(r["started_at"], r["finished_at"], now),
         "iteration": r["iteration_id"], "stage": r["stage"],
     } for r in rows]
 
