@@ -154,17 +154,10 @@ class ModelVersionOutput(serializers.ModelSerializer):
         """The snapshots the job that made this model read (its training data)."""
         return sorted(s.pk for s in obj.job.input_snapshots.all()) if obj.job_id else []
 
-    def to_representation(self, obj):
-        """The same dict DRF's fields build, written out (the models list is a picker of up to 500 rows;
-        the per-field machinery was most of its time)."""
-        return {"id": obj.pk, "name": obj.name, "kind": obj.kind, "parent": obj.parent_id,
-                "reward_model": obj.reward_model_id, "metrics": obj.metrics, "job": obj.job_id,
-                "iteration": self.get_iteration(obj), "snapshots": self.get_snapshots(obj),
-                "created_at": DATETIME.to_representation(obj.created_at)}
-
 
 def model_list_rows(rows: list[dict]) -> list[dict]:
-    """The models list's page from ``registry.model_version_rows``: the dicts ModelVersionOutput builds."""
+    """The models list's page from ``registry.model_version_rows``: the dicts ModelVersionOutput builds (one model's
+    detail), without an instance per row."""
     snapshots = registry.model_version_snapshot_ids([r["job_id"] for r in rows if r["job_id"]])
     to_text = DATETIME.to_representation
     return [{"id": r["id"], "name": r["name"], "kind": r["kind"], "parent": r["parent_id"],

@@ -212,24 +212,6 @@ def test_models_list_costs_the_same_queries_whatever_its_length(researcher, clie
     assert len(client.get(f"{API}/models?limit=100000").json()["results"]) == 30  # limit capped at 500
 
 
-def test_list_rows_written_out_equal_what_drf_fields_build(researcher):
-    from rest_framework import serializers
-
-    from labeling.api.research import ModelVersionOutput
-    from labeling.models import DatasetSnapshot, Job
-    snapshot = DatasetSnapshot.objects.create(name="s", kind="sft", path="/x", sha256="0")
-    base = ModelVersion.objects.create(name="base", kind="base", artifact_path="tiny")
-    job = Job.objects.create(kind="sft", status="running", params={"max_steps": 3}, created_by=researcher,
-                             started_at=timezone.now(), heartbeat_at=timezone.now(), error="", stage="sft",
-                             inputs={"model": {"type": "model", "id": base.pk}})
-    job.input_snapshots.add(snapshot)
-    job.input_models.add(base)
-    model = ModelVersion.objects.create(name="m", kind="sft", artifact_path="tiny", job=job, parent=base)
-    for output, obj in ((ModelVersionOutput, model), (ModelVersionOutput, base)):
-        generic = serializers.ModelSerializer.to_representation(output(), obj)
-        assert output(obj).data == generic
-
-
 def test_models_list_rows_equal_each_models_detail(researcher, client_for):
     from labeling.models import DatasetSnapshot, Iteration, Job
     client = client_for(researcher)
