@@ -34,11 +34,12 @@ _encode_str = json.encoder.encode_basestring  # what json.dumps(..., ensure_asci
 _dumps = json.JSONEncoder(ensure_ascii=False, sort_keys=True).encode
 
 
-def comparison_lines(rankings, alias: str, labeler_hash) -> Iterator[tuple[str, str, list[str]]]:
-    """(author, row line, pairwise lines) for each expressible ranking of the ``rankings`` queryset, by id.
+def comparison_lines(rankings, alias: str, labeler_hash) -> Iterator[tuple[str, str, list[str]] | None]:
+    """(author, row line, pairwise lines) for each ranking of the ``rankings`` queryset, by id.
 
     A ranking whose completions changed after it was made (an id no longer on the task, or not all of
-    them ranked) cannot be written as indices and is left out, as are tasks with fewer than two.
+    them ranked) cannot be written as indices and gives ``None``, as does a task with fewer than two; the
+    caller leaves it out (and still counts it as read).
     """
     records = _pg_records(rankings, alias) if connections[alias].vendor == "postgresql" else _block_records(rankings)
     hashed: dict[int, str] = {}  # labeler id → encoded pseudonym (one entry per labeler, not per row)
@@ -46,9 +47,7 @@ def comparison_lines(rankings, alias: str, labeler_hash) -> Iterator[tuple[str, 
         labeler = hashed.get(record[3])
         if labeler is None:
             labeler = hashed[record[3]] = _encode_str(labeler_hash(record[3]))
-        built = record_lines(record, labeler)
-        if built is not None:
-            yield built
+        yield record_lines(record, labeler)
 
 
 def record_lines(record, labeler: str) -> tuple[str, str, list[str]] | None:

@@ -93,6 +93,7 @@ class ExportSource:
     def __init__(self, kind: str, campaign_ids: list[int], quality: ExportQuality, excluded: dict[int, set[int]]):
         self.kind, self.campaign_ids, self.quality, self.excluded = kind, campaign_ids, quality, excluded
         self._consensus: list[tuple[str, dict]] | None = None
+        self.rankings_read: int | None = None  # raw comparisons: rankings rows() read, written or not
 
     def _kept(self):
         return export_quality.submitted_labels(self.campaign_ids, self.quality, self.excluded)
@@ -117,7 +118,11 @@ class ExportSource:
             for author, row in self._consensus_rows():
                 yield author, _dumps(row) + "\n", [_dumps(pair) + "\n" for pair in pairwise_view(row)]
         elif self.kind == "comparisons":
-            yield from comparison_lines(self._queryset(), router.db_for_read(Ranking), labeler_hash)
+            self.rankings_read = 0
+            for built in comparison_lines(self._queryset(), router.db_for_read(Ranking), labeler_hash):
+                self.rankings_read += 1
+                if built is not None:
+                    yield built
         elif self.kind == "sft":
             demos = self._queryset().order_by("id").values_list(
                 "assignment__task__prompt__author_id", "assignment__task__prompt_id",

@@ -171,7 +171,8 @@ def _write_folder(folder: Path, *, kind: str, name: str, campaign_ids: list[int]
         "files": {n: {"rows": counts[n.removesuffix(".jsonl")], "sha256": h} for n, h in hashes.items()},
         "sha256": hashes,
         "digest": combined_digest(hashes),
-        "quality": export_quality.manifest_quality(campaign_ids, options, excluded, kind),
+        "quality": export_quality.manifest_quality(campaign_ids, options, excluded, kind,
+                                                   rankings_read=source.rankings_read),
     }
 
 

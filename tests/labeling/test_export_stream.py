@@ -84,6 +84,9 @@ def test_lines_are_canonical_json_of_the_documented_rows(data_dir):
             if not name.startswith("pairwise"):
                 rows[parsed["ranking_id"]] = parsed
     assert rows == expected
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["rows"] == len(expected)
+    assert manifest["quality"]["rankings_read"] == len(expected) + 2  # the two left out were still read
     pairs = [json.loads(line) for name in ("pairwise_train.jsonl", "pairwise_valid.jsonl") for line in _lines(folder, name)]
     assert len(pairs) == sum(2 if i % 2 else 3 for i in range(len(AWKWARD)))
     for pair in pairs:
