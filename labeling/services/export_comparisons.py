@@ -58,7 +58,7 @@ def record_lines(record, labeler: str) -> tuple[str, str, list[str]] | None:
     ``completion_ids`` order, ``ratings`` ``(completion_id, likert, encoded flags)`` in rating order.
     """
     ranking_id, prompt_id, author_id, _, groups, none_acceptable, prompt, completion_ids, texts, ratings = record
-    index = {cid: i for i, cid in enumerate(completion_ids)}
+    index = dict(zip(completion_ids, range(len(completion_ids))))
     try:
         ranked = [[index[cid] for cid in group] for group in groups]
     except (KeyError, TypeError):
@@ -69,7 +69,7 @@ def record_lines(record, labeler: str) -> tuple[str, str, list[str]] | None:
                       for cid, likert, flags in ratings if cid in index)
     line = (f'{{"completions": [{", ".join(texts)}], "labeler": {labeler}, '
             f'"none_acceptable": {"true" if none_acceptable else "false"}, "prompt": {prompt}, '
-            f'"prompt_id": {prompt_id}, "ranking": {_dumps(ranked)}, "ranking_id": {ranking_id}, '
+            f'"prompt_id": {prompt_id}, "ranking": {ranked!s}, "ranking_id": {ranking_id}, '
             f'"ratings": [{rated}]}}\n')
     turns = [f'[{{"content": {text}, "role": "assistant"}}]' for text in texts]
     ids = f'"labeler": {labeler}, "prompt": {prompt}, "prompt_id": {prompt_id}, "ranking_id": {ranking_id}'
@@ -123,7 +123,7 @@ def _pg_records(rankings, alias: str) -> Iterator[tuple]:
             for rid, prompt_id, author_id, labeler_id, groups, none_acceptable, prompt, completions, ratings in block:
                 ids, _, texts = (completions or "\n").partition("\n")
                 yield (rid, prompt_id, author_id, labeler_id, loads(groups), none_acceptable, prompt or "[]",
-                       [int(c) for c in ids.split(",")] if ids else [], texts.split("\t") if texts else [],
+                       list(map(int, ids.split(","))) if ids else [], texts.split("\t") if texts else [],
                        [(int(c), likert, flags) for c, likert, flags in
                         (piece.split(" ", 2) for piece in ratings.split("\t"))] if ratings else [])
 

@@ -30,6 +30,11 @@ class JsonlFile:
         if len(self._pending) >= BLOCK_LINES:
             self._flush_block()
 
+    def write_many(self, lines: list[str] | tuple) -> None:
+        self._pending += lines
+        if len(self._pending) >= BLOCK_LINES:
+            self._flush_block()
+
     def _flush_block(self) -> None:
         if self._pending:
             block = "".join(self._pending).encode("utf-8")
@@ -68,9 +73,7 @@ class SplitFiles:
         side = "valid" if valid else "train"
         self.files[side].write(line)
         if pairs:
-            out = self.files[f"pairwise_{side}"]
-            for pair in pairs:
-                out.write(pair)
+            self.files[f"pairwise_{side}"].write_many(pairs)
 
     def close(self) -> tuple[dict[str, int], dict[str, str]]:
         """Close every file; return (rows per part, sha256 per file name)."""

@@ -184,19 +184,20 @@ def test_a_failed_write_leaves_nothing_behind(labeled, data_dir, monkeypatch):
     from labeling.services import export_write
 
     monkeypatch.setattr(export_write, "BLOCK_LINES", 2)  # rows reach the disk before the failure
-    real_write = export_write.JsonlFile.write
+    real_flush = export_write.JsonlFile._flush_block
     calls = []
 
-    def failing_write(self, line):
-        calls.append(self.path.name)
-        if len(calls) == 20:
+    def failing_flush(self):  # the block write to disk fails after some blocks made it
+        if self._pending:
+            calls.append(self.path.name)
+        if {"train.jsonl", "pairwise_train.jsonl"} <= set(calls) and self.path.name == "train.jsonl":
             raise OSError("disk full")
-        return real_write(self, line)
+        return real_flush(self)
 
-    monkeypatch.setattr(export_write.JsonlFile, "write", failing_write)
+    monkeypatch.setattr(export_write.JsonlFile, "_flush_block", failing_flush)
     with pytest.raises(OSError, match="disk full"):
         snapshot_create(kind="comparisons", campaign_ids=[labeled.campaign.pk], name="broken")
-    assert {"train.jsonl", "pairwise_train.jsonl"} <= set(calls)  # it failed mid-stream, files half written
+    assert {"train.jsonl", "pairwise_train.jsonl"} <= set(calls)  # blocks of both reached the disk first
     root = Path(data_dir) / "snapshots"
     assert list(root.iterdir()) == []  # neither the final folder nor a temp folder
     assert not DatasetSnapshot.objects.exists()
