@@ -67,6 +67,7 @@ def record_lines(record, labeler: str) -> tuple[str, str, list[str]] | None:
         return None
     rated = ", ".join(f'{{"completion": {index[cid]}, "flags": {flags}, "likert": {likert}}}'
                       for cid, likert, flags in ratings if cid in index)
+    # ``ranked!s`` below: a list of lists of ints prints exactly as json.dumps writes it, at a third of the cost.
     line = (f'{{"completions": [{", ".join(texts)}], "labeler": {labeler}, '
             f'"none_acceptable": {"true" if none_acceptable else "false"}, "prompt": {prompt}, '
             f'"prompt_id": {prompt_id}, "ranking": {ranked!s}, "ranking_id": {ranking_id}, '

@@ -31,6 +31,7 @@ class JsonlFile:
             self._flush_block()
 
     def write_many(self, lines: list[str] | tuple) -> None:
+        """``write`` of each line, in one step (a ranking's pairwise lines)."""
         self._pending += lines
         if len(self._pending) >= BLOCK_LINES:
             self._flush_block()
