@@ -11,6 +11,8 @@ and rankings: every prompt gives a prompt row, 4 completions, 2 tasks and 4 task
 - ``new``: ``prompts_import`` as the API and the import job call it (stream, stage, set-based insert).
 - ``old``: the implementation this replaced (``labeling/services/prompt_import.py`` at ``OLD_COMMIT``,
   loaded from git, over the ORM ``prompts_create``), on the smallest size only: it is slow.
+- ``triggers``: ``new`` with ``PROMPT_IMPORT_SKIP_FK_TRIGGERS=false``: the write as it runs for a database role
+  that may not set ``session_replication_role`` (PostgreSQL's per-row foreign-key triggers check every reference).
 - ``floor``: no validation at all, the same rows COPYed straight into the four tables with ids
   computed in Python, in one transaction: what these tables' indexes and foreign keys cost by themselves.
 
@@ -182,8 +184,9 @@ def child(mode: str, path: Path, fmt: str) -> None:
 
 def measure(pg: str, mode: str, path: Path, fmt: str) -> dict:
     fresh_database(pg, BEFORE_TEMPLATE if mode == "before" else TEMPLATE)
-    env = {**os.environ, "DATABASE_URL": f"{pg}/{DB}", "DJANGO_SETTINGS_MODULE": "config.settings.test"}
-    child_mode = "new" if mode == "before" else mode
+    env = {**os.environ, "DATABASE_URL": f"{pg}/{DB}", "DJANGO_SETTINGS_MODULE": "config.settings.test",
+           "PROMPT_IMPORT_SKIP_FK_TRIGGERS": "false" if mode == "triggers" else "true"}
+    child_mode = "new" if mode in ("before", "triggers") else mode
     out = subprocess.run([sys.executable, __file__, "--child", child_mode, str(path), fmt], cwd=REPO, env=env, check=True,
                          capture_output=True, text=True).stdout
     return json.loads(out.strip().splitlines()[-1])
@@ -197,6 +200,8 @@ def main() -> None:
     parser.add_argument("--k", type=int, default=4, help="completions per prompt")
     parser.add_argument("--no-old", action="store_true", help="skip the old path (slow)")
     parser.add_argument("--no-floor", action="store_true", help="skip the raw COPY floor")
+    parser.add_argument("--triggers", action="store_true",
+                        help="also run the new path with the per-row foreign-key triggers on (mode 'triggers')")
     parser.add_argument("--schema-before", metavar="MIGRATION", default=None,
                         help="also run the new path on the schema as of this labeling migration (mode 'before'), "
                              "e.g. 0009_dashboards: what a schema change did to the import, in one run")
@@ -214,13 +219,14 @@ def main() -> None:
         make_template(args.pg, BEFORE_TEMPLATE, args.schema_before)
     print(f"# prompts with K={args.k} completions; campaign does demonstrations + rankings; "
           f"load average at start {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
-    print(f"{'format':6} {'size':>9} {'mode':6} {'MB':>6} {'seconds':>8} {'prompts/s':>10} {'client cpu':>10} "
+    print(f"{'format':6} {'size':>9} {'mode':8} {'MB':>6} {'seconds':>8} {'prompts/s':>10} {'client cpu':>10} "
           f"{'db cpu':>7} {'peak RSS MB':>11}  ratio")
     for fmt in args.formats.split(","):
         baseline = None
         for n in sizes:
             path = generate(folder, n, args.k, fmt)
-            modes = (["new"] + (["before"] if args.schema_before else []) + ([] if args.no_floor else ["floor"])
+            modes = (["new"] + (["triggers"] if args.triggers else []) + (["before"] if args.schema_before else [])
+                     + ([] if args.no_floor else ["floor"])
                      + ([] if args.no_old or n != sizes[0] else ["old"]))
             results = {}
             for mode in modes:
@@ -232,11 +238,13 @@ def main() -> None:
                     ratio = f"new is {r['seconds'] / results['new']['seconds']:.1f}x faster than old"
                 elif mode == "before":
                     ratio = f"new schema: {r['server_cpu'] / results['new']['server_cpu']:.2f}x less db cpu"
+                elif mode == "triggers":
+                    ratio = f"triggers take {r['seconds'] / results['new']['seconds']:.2f}x new's time"
                 elif mode == "floor":
                     ratio = f"new takes {results['new']['seconds'] / r['seconds']:.2f}x the floor"
                 elif baseline:
                     ratio = f"{(n / r['seconds']) / (sizes[0] / baseline):.1f}x the old path's prompts/s at {sizes[0]}"
-                print(f"{fmt:6} {n:>9} {mode:6} {path.stat().st_size / 1e6:>6.0f} {r['seconds']:>8.1f} "
+                print(f"{fmt:6} {n:>9} {mode:8} {path.stat().st_size / 1e6:>6.0f} {r['seconds']:>8.1f} "
                       f"{n / r['seconds']:>10.0f} {r['client_cpu']:>10.1f} {r['server_cpu']:>7.1f} {r['rss_mb']:>11.0f}  "
                       f"{ratio}", flush=True)
     print(f"# load average at end {os.getloadavg()[0]:.1f}")

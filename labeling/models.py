@@ -119,13 +119,18 @@ class Prompt(TimeStamped):
         EXTRACTION = "extraction"
         OTHER = "other"
 
+    # Prompts, their completions and tasks are written a million at a time (issue 12, item 3): every
+    # index costs each imported row, so these tables keep only the indexes a query reads. No query
+    # filters prompts by author, category or age across campaigns (splits and exports read a
+    # campaign's prompts through the campaign index), and a completion's age is never queried.
+    created_at = models.DateTimeField(auto_now_add=True)
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="prompts")
     messages = models.JSONField(help_text='[{"role": "user"|"assistant"|"system", "content": "..."}]')
-    author_id = models.CharField(max_length=200, blank=True, db_index=True)
+    author_id = models.CharField(max_length=200, blank=True)
     source_id = models.CharField(max_length=200, blank=True)
     # sha256 of the normalized message list (labeling.services.prompts.prompt_content_hash).
     content_hash = models.CharField(max_length=64)
-    category = models.CharField(max_length=32, choices=Category.choices, default=Category.OTHER, db_index=True)
+    category = models.CharField(max_length=32, choices=Category.choices, default=Category.OTHER)
     metadata = models.JSONField(default=dict, blank=True)
 
     class Meta:
@@ -139,12 +144,18 @@ class Prompt(TimeStamped):
 class Completion(TimeStamped):
     """One candidate output for a prompt; ``model_version`` null means a human wrote it."""
 
+    created_at = models.DateTimeField(auto_now_add=True)
     prompt = models.ForeignKey(Prompt, on_delete=models.CASCADE, related_name="completions")
+    # Indexed where set (completion_policy_idx): imported and human completions have none.
     model_version = models.ForeignKey(
-        ModelVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="completions"
+        ModelVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="completions", db_index=False
     )
     text = models.TextField()
     generation_settings = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["model_version"], condition=Q(model_version__isnull=False),
+                                name="completion_policy_idx")]
 
     def __str__(self):
         return self.text[:80]
@@ -166,7 +177,8 @@ class Task(TimeStamped):
         DONE = "done"
         CANCELLED = "cancelled"
 
-    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="tasks")
+    # Not indexed alone: every task index below starts with the campaign, or serves the queue.
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="tasks", db_index=False)
     prompt = models.ForeignKey(Prompt, on_delete=models.CASCADE, related_name="tasks")
     kind = models.CharField(max_length=16, choices=Kind.choices)
     completions = models.ManyToManyField(Completion, blank=True, related_name="tasks")

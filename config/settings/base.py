@@ -215,6 +215,9 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = env.int("FILE_UPLOAD_MAX_MEMORY_SIZE", default=5 *
 # stored under PREFLOOP_DATA_DIR/jobs/<id>/ and imported by a background job (docs/api.md).
 PROMPT_IMPORT_MAX_BYTES = env.int("PROMPT_IMPORT_MAX_BYTES", default=1024 * 1024 * 1024)
 PROMPT_IMPORT_SYNC_MAX_BYTES = env.int("PROMPT_IMPORT_SYNC_MAX_BYTES", default=1024 * 1024)
+# An import's write proves its own references by row counts; where the database role may set
+# session_replication_role it skips the per-row foreign-key triggers (labeling.services.prompt_bulk).
+PROMPT_IMPORT_SKIP_FK_TRIGGERS = env.bool("PROMPT_IMPORT_SKIP_FK_TRIGGERS", default=True)
 PROMPT_MAX_CHARS = env.int("PROMPT_MAX_CHARS", default=20_000)
 
 # Celery: embedded default is kombu's filesystem transport (no broker server).
