@@ -24,8 +24,8 @@ reference to a row that was not written raises before commit. The database's own
 triggers would re-check those 17 references per prompt one at a time at COMMIT: 8 of 19 s of a 100k
 import (docs/scale.md). So when the database role may set ``session_replication_role`` (a superuser,
 or PostgreSQL 15's ``GRANT SET ON PARAMETER session_replication_role TO <role>``), the write runs with
-it set to ``replica`` for its own statements only (``SET LOCAL``, put back before the transaction goes
-on), unless ``PROMPT_IMPORT_SKIP_FK_TRIGGERS`` is off or the tables carry a trigger or rule of their
+it set to ``replica`` for its own statements only (``SET LOCAL``, set back to what it was before the
+transaction goes on), unless ``PROMPT_IMPORT_SKIP_FK_TRIGGERS`` is off or the tables carry a trigger or rule of their
 own (which ``replica`` would silence too). Otherwise the triggers check as before.
 """
 from __future__ import annotations
@@ -237,6 +237,8 @@ class PromptStage:
         cur.execute(f"ANALYZE {NEW}")
         skip_fk_triggers = _may_skip_fk_triggers(cur)
         if skip_fk_triggers:
+            cur.execute("SELECT current_setting('session_replication_role')")
+            role_before = cur.fetchone()[0]
             cur.execute("SET LOCAL session_replication_role = replica")
         join = f"FROM {NEW} n JOIN {ROWS} s ON s.line = n.line"
         sql, params = _insert(Prompt, {
@@ -263,8 +265,8 @@ class PromptStage:
         completions, links = cur.fetchone()
         self._check_count("completions", completions, completions_expected)
         self._check_count("task-completion links", links, links_expected)
-        if skip_fk_triggers:
-            cur.execute("SET LOCAL session_replication_role = origin")  # the rest of the transaction is checked
+        if skip_fk_triggers:  # the rest of the transaction is checked as before
+            cur.execute("SELECT set_config('session_replication_role', %s, true)", [role_before])
         return imported, tasks_created
 
     def _task_columns(self, campaign: Campaign, task_id: str | None) -> dict[str, str]:
