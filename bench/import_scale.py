@@ -17,8 +17,9 @@ and rankings: every prompt gives a prompt row, 4 completions, 2 tasks and 4 task
   computed in Python, in one transaction: what these tables' indexes and foreign keys cost by themselves.
 
 Prints wall seconds, prompts/s, the client's and the database backend's CPU seconds (the machine is
-shared: wall time moves with the load, CPU time much less), peak RSS of the importing process, and the
-ratios. Needs PostgreSQL (``--pg``, default postgres://postgres@127.0.0.1:5432).
+shared: wall time moves with the load, CPU time much less), peak RSS of the importing process, ``ref ms``
+(PostgreSQL's time for a fixed CPU-bound query just before the import: the machine's speed at that moment),
+and the ratios. Needs PostgreSQL (``--pg``, default postgres://postgres@127.0.0.1:5432).
 """
 from __future__ import annotations
 
@@ -151,6 +152,21 @@ def _floor(campaign, path: Path, fmt: str) -> tuple[int, int]:
     return pid, tid
 
 
+def _speed_reference() -> float:
+    """Milliseconds PostgreSQL takes for a fixed CPU-bound query (best of 3), just before the import: this VM's
+    speed moves by half over tens of minutes, and this column tells a slow phase from a slower import."""
+    from django.db import connection
+
+    best = float("inf")
+    with connection.cursor() as cur:
+        for _ in range(3):
+            began = time.perf_counter()
+            cur.execute("SELECT count(*) FROM generate_series(1, 3000000) g WHERE g % 7 = 3")
+            cur.fetchone()
+            best = min(best, (time.perf_counter() - began) * 1000)
+    return best
+
+
 def child(mode: str, path: Path, fmt: str) -> None:
     sys.path.insert(0, str(REPO))
     import django
@@ -166,6 +182,7 @@ def child(mode: str, path: Path, fmt: str) -> None:
     with connection.cursor() as cur:
         cur.execute("SELECT pg_backend_pid()")
         backend = cur.fetchone()[0]
+    ref_ms = _speed_reference()
     importer = _old_import() if mode == "old" else None
     began, cpu0, server0 = time.perf_counter(), time.process_time(), _server_cpu(backend)
     if mode == "floor":
@@ -177,7 +194,7 @@ def child(mode: str, path: Path, fmt: str) -> None:
             result = (importer or prompts_import)(campaign=campaign, file=f, filename=path.name)
         imported, tasks = result.imported, result.tasks_created
     seconds = time.perf_counter() - began
-    print(json.dumps({"seconds": seconds, "client_cpu": time.process_time() - cpu0,
+    print(json.dumps({"ref_ms": ref_ms, "seconds": seconds, "client_cpu": time.process_time() - cpu0,
                       "server_cpu": _server_cpu(backend) - server0, "imported": imported, "tasks": tasks,
                       "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 
@@ -220,7 +237,7 @@ def main() -> None:
     print(f"# prompts with K={args.k} completions; campaign does demonstrations + rankings; "
           f"load average at start {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     print(f"{'format':6} {'size':>9} {'mode':8} {'MB':>6} {'seconds':>8} {'prompts/s':>10} {'client cpu':>10} "
-          f"{'db cpu':>7} {'peak RSS MB':>11}  ratio")
+          f"{'db cpu':>7} {'peak RSS MB':>11} {'ref ms':>6}  ratio")
     for fmt in args.formats.split(","):
         baseline = None
         for n in sizes:
@@ -245,7 +262,7 @@ def main() -> None:
                 elif baseline:
                     ratio = f"{(n / r['seconds']) / (sizes[0] / baseline):.1f}x the old path's prompts/s at {sizes[0]}"
                 print(f"{fmt:6} {n:>9} {mode:8} {path.stat().st_size / 1e6:>6.0f} {r['seconds']:>8.1f} "
-                      f"{n / r['seconds']:>10.0f} {r['client_cpu']:>10.1f} {r['server_cpu']:>7.1f} {r['rss_mb']:>11.0f}  "
+                      f"{n / r['seconds']:>10.0f} {r['client_cpu']:>10.1f} {r['server_cpu']:>7.1f} {r['rss_mb']:>11.0f} {r['ref_ms']:>6.0f}  "
                       f"{ratio}", flush=True)
     print(f"# load average at end {os.getloadavg()[0]:.1f}")
 
