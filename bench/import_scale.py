@@ -13,8 +13,6 @@ and rankings: every prompt gives a prompt row, 4 completions, 2 tasks and 4 task
   loaded from git, over the ORM ``prompts_create``), on the smallest size only: it is slow.
 - ``triggers``: ``new`` with ``PROMPT_IMPORT_SKIP_FK_TRIGGERS=false``: the write as it runs for a database role
   that may not set ``session_replication_role`` (PostgreSQL's per-row foreign-key triggers check every reference).
-- ``onepass``: ``new`` with ``PROMPT_IMPORT_WRITE_CHUNK_ROWS=0``: the whole file read before anything is written
-  (no overlap of parsing and writing).
 - ``floor``: no validation at all, the same rows COPYed straight into the four tables with ids
   computed in Python, in one transaction: what these tables' indexes and foreign keys cost by themselves.
 
@@ -205,9 +203,7 @@ def measure(pg: str, mode: str, path: Path, fmt: str) -> dict:
     fresh_database(pg, BEFORE_TEMPLATE if mode == "before" else TEMPLATE)
     env = {**os.environ, "DATABASE_URL": f"{pg}/{DB}", "DJANGO_SETTINGS_MODULE": "config.settings.test",
            "PROMPT_IMPORT_SKIP_FK_TRIGGERS": "false" if mode == "triggers" else "true"}
-    if mode == "onepass":
-        env["PROMPT_IMPORT_WRITE_CHUNK_ROWS"] = "0"
-    child_mode = "new" if mode in ("before", "triggers", "onepass") else mode
+    child_mode = "new" if mode in ("before", "triggers") else mode
     out = subprocess.run([sys.executable, __file__, "--child", child_mode, str(path), fmt], cwd=REPO, env=env, check=True,
                          capture_output=True, text=True).stdout
     return json.loads(out.strip().splitlines()[-1])
@@ -221,8 +217,6 @@ def main() -> None:
     parser.add_argument("--k", type=int, default=4, help="completions per prompt")
     parser.add_argument("--no-old", action="store_true", help="skip the old path (slow)")
     parser.add_argument("--no-floor", action="store_true", help="skip the raw COPY floor")
-    parser.add_argument("--one-pass", action="store_true",
-                        help="also run the new path writing only after the whole file is read (mode 'onepass')")
     parser.add_argument("--triggers", action="store_true",
                         help="also run the new path with the per-row foreign-key triggers on (mode 'triggers')")
     parser.add_argument("--schema-before", metavar="MIGRATION", default=None,
@@ -248,7 +242,7 @@ def main() -> None:
         baseline = None
         for n in sizes:
             path = generate(folder, n, args.k, fmt)
-            modes = (["new"] + (["onepass"] if args.one_pass else []) + (["triggers"] if args.triggers else []) + (["before"] if args.schema_before else [])
+            modes = (["new"] + (["triggers"] if args.triggers else []) + (["before"] if args.schema_before else [])
                      + ([] if args.no_floor else ["floor"])
                      + ([] if args.no_old or n != sizes[0] else ["old"]))
             results = {}
@@ -261,8 +255,6 @@ def main() -> None:
                     ratio = f"new is {r['seconds'] / results['new']['seconds']:.1f}x faster than old"
                 elif mode == "before":
                     ratio = f"new schema: {r['server_cpu'] / results['new']['server_cpu']:.2f}x less db cpu"
-                elif mode == "onepass":
-                    ratio = f"new takes {results['new']['seconds'] / r['seconds']:.2f}x onepass's time"
                 elif mode == "triggers":
                     ratio = f"triggers take {r['seconds'] / results['new']['seconds']:.2f}x new's time"
                 elif mode == "floor":

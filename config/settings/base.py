@@ -218,9 +218,6 @@ PROMPT_IMPORT_SYNC_MAX_BYTES = env.int("PROMPT_IMPORT_SYNC_MAX_BYTES", default=1
 # An import's write proves its own references by row counts; where the database role may set
 # session_replication_role it skips the per-row foreign-key triggers (labeling.services.prompt_bulk).
 PROMPT_IMPORT_SKIP_FK_TRIGGERS = env.bool("PROMPT_IMPORT_SKIP_FK_TRIGGERS", default=True)
-# PostgreSQL writes an import's staged rows in chunks of this many while the file is still being read
-# (one transaction all the same); 0 writes once, after the whole file is read.
-PROMPT_IMPORT_WRITE_CHUNK_ROWS = env.int("PROMPT_IMPORT_WRITE_CHUNK_ROWS", default=20_000)
 PROMPT_MAX_CHARS = env.int("PROMPT_MAX_CHARS", default=20_000)
 
 # Celery: embedded default is kombu's filesystem transport (no broker server).

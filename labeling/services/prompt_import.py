@@ -10,10 +10,6 @@ file) are *not* errors: they are skipped and listed in the result, so re-uploadi
 safe. Blank lines are ignored. A NUL character (a raw byte or a JSON ``\\u0000`` escape) makes its line
 bad: PostgreSQL cannot store it.
 
-The parsing runs in a reader thread (``read_ahead``) that hands validated rows over in batches, so that on
-PostgreSQL the database writes earlier chunks of the file while later ones are parsed (``prompt_bulk``);
-only the calling thread touches the database.
-
 Large files go through a background job instead of the web request (``labeling.jobs.import_job``),
 which passes an :class:`ImportProgress` that this module keeps up to date.
 """
@@ -31,10 +27,8 @@ from labeling.services.errors import ImportRejected, PayloadTooLarge, ServiceErr
 from labeling.services.json_input import DEFAULT_MAX_BYTES, DEFAULT_MAX_DEPTH
 from labeling.services.prompt_bulk import PromptsImported, PromptStage
 from labeling.services.prompts import NUL_ROW_REASON, PromptRow, RowError, prompt_row_from_dict
-from labeling.services.read_ahead import ReadAhead
 
 CHUNK = 1024 * 1024
-READ_BATCH = 1000  # rows the reader thread hands over at a time
 CSV_COLUMNS = ("prompt", "author_id", "category", "source_id")
 CSV_COMPLETION_COLUMNS = tuple(f"completion_{i}" for i in range(1, 10))
 
@@ -253,9 +247,9 @@ def prompts_import(*, campaign: Campaign, file: IO, filename: str | None = None,
     ``filename`` (default ``file.name``): ``.jsonl``/``.ndjson`` or ``.csv``. Raises
     ``PayloadTooLarge`` over ``settings.PROMPT_IMPORT_MAX_BYTES``, ``ImportRejected`` (with the
     line report) if any line is bad, ``ValidationError`` for an unknown format, an empty file or an
-    archived campaign, ``ImportCancelled`` if ``progress.cancelled`` was set. All or nothing: the set-based
-    writes (in chunks while the file is read, on PostgreSQL) run in one transaction, rolled back on any
-    bad line or error. Preconditions: a saved campaign.
+    archived campaign, ``ImportCancelled`` if ``progress.cancelled`` was set. All or nothing: only the
+    final set-based write touches the campaign's tables, in one transaction. Preconditions: a saved
+    campaign.
     """
     limit = settings.PROMPT_IMPORT_MAX_BYTES
     size = getattr(file, "size", None)
@@ -265,13 +259,10 @@ def prompts_import(*, campaign: Campaign, file: IO, filename: str | None = None,
     progress = progress or ImportProgress(bytes_total=size)
     errors = _ErrorLog()
     parse = _JsonLines().rows if fmt == "jsonl" else _csv_rows
-    rows = parse(_byte_lines(file, limit, progress), errors, progress)
-    # After a bad line nothing will be written: the reader only keeps validating (and counting errors).
     with PromptStage(campaign=campaign) as stage:
-        keep = lambda item: None if errors.count else stage.encode(*item)  # noqa: E731 (runs in the reader thread)
-        with ReadAhead(rows, keep, batch_size=READ_BATCH, name="prompt-import-reader") as batches:
-            for batch in batches:
-                stage.add_values(batch)
+        for line, row in parse(_byte_lines(file, limit, progress), errors, progress):
+            if not errors.count:  # after a bad line nothing will be written: only keep validating
+                stage.add(line, row)
         if errors.count:
             raise errors.rejected()
         if not stage.staged:

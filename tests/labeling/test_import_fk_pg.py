@@ -11,7 +11,7 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 
 from labeling.models import Completion, Prompt, Task
-from labeling.services import prompt_bulk_write
+from labeling.services import prompt_bulk
 from labeling.services.campaigns import campaign_create
 from labeling.services.prompt_import import prompts_import
 
@@ -54,8 +54,8 @@ def role_may_set_the_parameter() -> bool:
 
 def test_foreign_keys_are_checked_again_after_the_import_in_the_same_transaction(campaign, monkeypatch):
     decided = []
-    real = prompt_bulk_write.may_skip_fk_triggers
-    monkeypatch.setattr(prompt_bulk_write, "may_skip_fk_triggers", lambda cur: decided.append(real(cur)) or decided[-1])
+    real = prompt_bulk._may_skip_fk_triggers
+    monkeypatch.setattr(prompt_bulk, "_may_skip_fk_triggers", lambda cur: decided.append(real(cur)) or decided[-1])
     result = prompts_import(campaign=campaign, file=jsonl(50), filename="p.jsonl")
     assert decided == [role_may_set_the_parameter()]
     assert (result.imported, result.tasks_created) == (50, 100)
@@ -68,12 +68,12 @@ def test_foreign_keys_are_checked_again_after_the_import_in_the_same_transaction
 
 
 def test_a_failed_write_rolls_back_everything_and_the_setting(campaign, monkeypatch):
-    real = prompt_bulk_write.check_count
+    real = prompt_bulk.PromptStage._check_count
 
-    def miscount(what, written, expected):
-        real(what, written, expected + (what == "completions"))
+    def miscount(self, what, written, expected):
+        real(self, what, written, expected + (what == "completions"))
 
-    monkeypatch.setattr(prompt_bulk_write, "check_count", miscount)
+    monkeypatch.setattr(prompt_bulk.PromptStage, "_check_count", miscount)
     with pytest.raises(RuntimeError, match="wrote 30 completions, expected 31"):
         prompts_import(campaign=campaign, file=jsonl(10), filename="p.jsonl")
     assert imported_rows(campaign) == (0, 0, 0, 0)
@@ -87,7 +87,7 @@ def test_a_role_that_may_not_set_the_parameter_imports_the_same_rows_with_the_tr
         cur.execute(f"GRANT ALL ON ALL TABLES IN SCHEMA public TO {role}")
         cur.execute(f"GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO {role}")
         cur.execute(f"SET LOCAL ROLE {role}")
-        assert not prompt_bulk_write.may_skip_fk_triggers(cur)
+        assert not prompt_bulk._may_skip_fk_triggers(cur)
     result = prompts_import(campaign=campaign, file=jsonl(40), filename="p.jsonl")
     assert (result.imported, result.tasks_created) == (40, 80)
     assert imported_rows(campaign) == (40, 80, 120, 120)
@@ -100,7 +100,7 @@ def test_a_trigger_of_our_own_on_a_written_table_still_fires(campaign):
                     "$$ BEGIN INSERT INTO prompt_audit VALUES (NEW.id); RETURN NEW; END $$")
         cur.execute("CREATE TRIGGER prompt_audit AFTER INSERT ON labeling_prompt "
                     "FOR EACH ROW EXECUTE FUNCTION prefloop_test_audit_prompt()")
-        assert not prompt_bulk_write.may_skip_fk_triggers(cur)
+        assert not prompt_bulk._may_skip_fk_triggers(cur)
     prompts_import(campaign=campaign, file=jsonl(25), filename="p.jsonl")
     with connection.cursor() as cur:
         cur.execute("SELECT count(*) FROM prompt_audit")
@@ -110,7 +110,7 @@ def test_a_trigger_of_our_own_on_a_written_table_still_fires(campaign):
 def test_the_setting_turns_the_fast_path_off(settings):
     settings.PROMPT_IMPORT_SKIP_FK_TRIGGERS = False
     with connection.cursor() as cur:
-        assert not prompt_bulk_write.may_skip_fk_triggers(cur)
+        assert not prompt_bulk._may_skip_fk_triggers(cur)
     settings.PROMPT_IMPORT_SKIP_FK_TRIGGERS = True
     with connection.cursor() as cur:
-        assert prompt_bulk_write.may_skip_fk_triggers(cur) == role_may_set_the_parameter()
+        assert prompt_bulk._may_skip_fk_triggers(cur) == role_may_set_the_parameter()
