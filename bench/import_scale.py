@@ -262,7 +262,8 @@ def main() -> None:
                 elif baseline:
                     ratio = f"{(n / r['seconds']) / (sizes[0] / baseline):.1f}x the old path's prompts/s at {sizes[0]}"
                 print(f"{fmt:6} {n:>9} {mode:8} {path.stat().st_size / 1e6:>6.0f} {r['seconds']:>8.1f} "
-                      f"{n / r['seconds']:>10.0f} {r['client_cpu']:>10.1f} {r['server_cpu']:>7.1f} {r['rss_mb']:>11.0f} {r['ref_ms']:>6.0f}  "
+                      f"{n / r['seconds']:>10.0f} {r['client_cpu']:>10.1f} {r['server_cpu']:>7.1f} {r['rss_mb']:>11.0f} "
+                      f"{r['ref_ms']:>6.0f}  "
                       f"{ratio}", flush=True)
     print(f"# load average at end {os.getloadavg()[0]:.1f}")
 

@@ -25,8 +25,8 @@ triggers would re-check those 17 references per prompt one at a time at COMMIT: 
 import (docs/scale.md). So when the database role may set ``session_replication_role`` (a superuser,
 or PostgreSQL 15's ``GRANT SET ON PARAMETER session_replication_role TO <role>``), the write runs with
 it set to ``replica`` for its own statements only (``SET LOCAL``, set back to what it was before the
-transaction goes on), unless ``PROMPT_IMPORT_SKIP_FK_TRIGGERS`` is off or the tables carry a trigger or rule of their
-own (which ``replica`` would silence too). Otherwise the triggers check as before.
+transaction goes on), unless ``PROMPT_IMPORT_SKIP_FK_TRIGGERS`` is off or the tables carry a trigger or
+rule of their own (which ``replica`` would silence too). Otherwise the triggers check as before.
 """
 from __future__ import annotations
 
